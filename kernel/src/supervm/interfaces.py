@@ -1,0 +1,153 @@
+"""The interfaces plugins implement in each area: execution backends, schedulers, consensus.
+
+Storage backends implement :class:`supervm.storage.Storage`. Each area's factory is registered by
+name through the matching ``supervm_register_*`` hook (see :mod:`supervm.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+
+from .host import HostFunction
+from .model import BlockResult, Call, ExecutionContext, ExecutionResult
+from .storage import StateOverlay, Storage, StorageSettings
+
+
+@attrs.frozen
+class VMSettings:
+    """Engine settings common to execution backends.
+
+    :param max_memory: maximum linear memory of one instance, in bytes.
+    :param max_code_size: largest accepted module, in bytes.
+    :param max_stack: maximum native stack a call may use, in bytes.
+    :param timeout: wall-clock backstop for one call, in seconds.
+    :param cache_dir: where compiled modules are cached on disk; ``None`` disables the disk cache.
+    :param options: backend-specific options.
+    """
+
+    max_memory: int = 16 * 1024 * 1024
+    max_code_size: int = 4 * 1024 * 1024
+    max_stack: int = 512 * 1024
+    timeout: float = 10.0
+    cache_dir: str | None = None
+    options: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class ExecutionBackend(abc.ABC):
+    """A virtual machine that executes contract code against the state overlay."""
+
+    @abc.abstractmethod
+    def accepts(self, code: bytes) -> bool:
+        """Whether this backend runs ``code`` (the WASM backend: code starting with ``\\0asm``)."""
+
+    @abc.abstractmethod
+    def validate(self, code: bytes) -> None:
+        """Check ``code`` loads (imports known, limits respected); raise ModuleError if not."""
+
+    @abc.abstractmethod
+    def execute(
+        self,
+        code: bytes,
+        state: StateOverlay,
+        context: ExecutionContext,
+        *,
+        entry: str = "call",
+        args: Sequence[int] = (),
+        input: bytes = b"",
+    ) -> ExecutionResult:
+        """Run ``entry`` of ``code`` with ``args`` and ``input``.
+
+        The call runs in a snapshot of ``state``: its writes are kept on success and rolled back
+        on any failure (trap, revert, out of gas). Malformed code or calls raise
+        :class:`~supervm.errors.ModuleError` or :class:`~supervm.errors.CallError` and change
+        nothing; failures during execution are reported in the result's ``error``.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release engine resources."""
+
+
+#: Builds an execution backend from settings and the host functions of every enabled plugin.
+VMFactory = Callable[[VMSettings, Sequence[HostFunction]], ExecutionBackend]
+
+#: Executes one call on a state overlay; what a scheduler drives.
+Executor = Callable[[Call, StateOverlay], ExecutionResult]
+
+
+@attrs.frozen
+class SchedulerSettings:
+    """Scheduler settings.
+
+    :param workers: worker count for parallel schedulers; ``None`` means one per core.
+    :param options: scheduler-specific options.
+    """
+
+    workers: int | None = None
+    options: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class Scheduler(abc.ABC):
+    """Orders and executes a block of calls, then commits once."""
+
+    @abc.abstractmethod
+    def execute_block(
+        self, calls: Sequence[Call], storage: Storage, executor: Executor
+    ) -> BlockResult:
+        """Execute ``calls`` in block order semantics and commit the block in one batch.
+
+        The committed state and the results must equal those of executing the calls one after
+        another in order.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Stop workers and release resources."""
+
+
+SchedulerFactory = Callable[[SchedulerSettings], Scheduler]
+
+
+@attrs.frozen
+class ConsensusSettings:
+    """Consensus settings.
+
+    :param validators: validator addresses (20 bytes each), in rotation order.
+    :param options: engine-specific options.
+    """
+
+    validators: tuple[bytes, ...] = ()
+    options: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class BlockProposal:
+    """A block proposed for execution.
+
+    :param number: block height.
+    :param timestamp: block time in seconds.
+    :param proposer: 20-byte address of the proposer.
+    :param calls: the calls to execute, in order.
+    """
+
+    number: int
+    timestamp: int
+    proposer: bytes
+    calls: tuple[Call, ...]
+
+
+class ConsensusEngine(abc.ABC):
+    """Decides who proposes a block and whether a proposed block is acceptable."""
+
+    @abc.abstractmethod
+    def proposer(self, number: int) -> bytes:
+        """The address expected to propose block ``number``."""
+
+    @abc.abstractmethod
+    def validate(self, proposal: BlockProposal) -> None:
+        """Raise :class:`~supervm.errors.SuperVMError` if ``proposal`` must be rejected."""
+
+
+ConsensusFactory = Callable[[ConsensusSettings], ConsensusEngine]
+StorageFactory = Callable[[StorageSettings], Storage]

@@ -1,0 +1,253 @@
+"""The kernel: plugins composed into storage, execution backends, schedulers and consensus.
+
+A chain builder embeds SuperVM through this class::
+
+    kernel = Kernel.from_plugins()
+    storage = kernel.open_storage("memory")
+    vm = kernel.vm("wasm")
+    result = kernel.execute(code, storage, ExecutionContext(block_number=1), entry="add", args=[2, 3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from .errors import CallError, ModuleError, UnknownImplementationError
+from .execution import execute_with_snapshot
+from .host import HostFunction
+from .interfaces import (
+    BlockProposal,
+    ConsensusEngine,
+    ConsensusSettings,
+    ExecutionBackend,
+    Scheduler,
+    SchedulerSettings,
+    VMSettings,
+)
+from .model import (
+    BlockResult,
+    Call,
+    ErrorKind,
+    ExecutionContext,
+    ExecutionError,
+    ExecutionResult,
+)
+from .plugins import PluginSet, Selection
+from .registry import (
+    CommandRegistry,
+    ConsensusRegistry,
+    HostFunctionRegistry,
+    NamedRegistry,
+    SchedulerRegistry,
+    StorageRegistry,
+    VMRegistry,
+)
+from .storage import StateOverlay, Storage, StorageSettings
+
+T = TypeVar("T")
+
+#: Implementation names used when neither configuration nor ``--plugin`` chooses one.
+DEFAULTS = {"storage": "memory", "vm": "wasm", "scheduler": "serial", "consensus": "poa"}
+
+
+class Kernel:
+    """Registries filled by the enabled plugins, and the calls that use them."""
+
+    def __init__(self, plugins: PluginSet) -> None:
+        self.plugins = plugins
+        self.storages = StorageRegistry()
+        self.vms = VMRegistry()
+        self.schedulers = SchedulerRegistry()
+        self.consensus_engines = ConsensusRegistry()
+        self.host_function_registry = HostFunctionRegistry()
+        plugins.call_per_plugin("supervm_register_storage", self.storages)
+        plugins.call_per_plugin("supervm_register_host_functions", self.host_function_registry)
+        plugins.call_per_plugin("supervm_register_vm", self.vms)
+        plugins.call_per_plugin("supervm_register_scheduler", self.schedulers)
+        plugins.call_per_plugin("supervm_register_consensus", self.consensus_engines)
+        self._vms: dict[tuple[str, VMSettings], ExecutionBackend] = {}
+
+    @classmethod
+    def from_plugins(
+        cls,
+        plugins: Sequence[str] = (),
+        *,
+        discover: bool = True,
+        extra: Iterable[tuple[str, object]] = (),
+        env: Mapping[str, str] | None = None,
+        trace: bool | None = None,
+    ) -> Kernel:
+        """Build a kernel from installed plugins.
+
+        :param plugins: ``--plugin`` values: names to enable and prefer, or ``no:NAME`` to block.
+        :param discover: load plugins from the ``supervm.plugins`` entry points.
+        :param extra: ``(name, plugin)`` pairs registered in-process, after discovery.
+        :param env: environment to read ``SUPERVM_PLUGINS`` from (default: ``os.environ``).
+        :param trace: trace hook calls (default: ``SUPERVM_TRACE_HOOKS=1``).
+        """
+        selection = Selection.parse(plugins, env)
+        return cls(PluginSet(selection, discover=discover, extra=extra, trace=trace))
+
+    # -- choosing implementations ------------------------------------------------------------
+
+    def default_name(self, area: str) -> str:
+        """The implementation used in ``area`` when none is named.
+
+        The first ``--plugin`` that registered something in the area wins; otherwise the
+        built-in default (``memory``, ``wasm``, ``serial``, ``poa``), or the only one registered.
+        """
+        registry = self._registry(area)
+        for preferred in self.plugins.selection.prefer:
+            for entry in registry.entries():
+                if entry.plugin == preferred:
+                    return entry.name
+        if DEFAULTS[area] in registry or len(registry) != 1:
+            return DEFAULTS[area]
+        return registry.names()[0]
+
+    def _registry(self, area: str) -> NamedRegistry[object]:
+        registries: dict[str, NamedRegistry[object]] = {
+            "storage": self.storages,  # type: ignore[dict-item]
+            "vm": self.vms,  # type: ignore[dict-item]
+            "scheduler": self.schedulers,  # type: ignore[dict-item]
+            "consensus": self.consensus_engines,  # type: ignore[dict-item]
+        }
+        return registries[area]
+
+    def open_storage(
+        self,
+        name: str | None = None,
+        settings: StorageSettings | None = None,
+        *,
+        data_dir: str | Path | None = None,
+    ) -> Storage:
+        """Open a storage backend by name (default: ``memory`` or the preferred plugin's)."""
+        if settings is None:
+            settings = StorageSettings(data_dir=Path(data_dir) if data_dir else None)
+        factory = self.storages.get(name or self.default_name("storage"))
+        return factory(settings)
+
+    def host_functions(self) -> list[HostFunction]:
+        """Every host function the enabled plugins registered."""
+        return self.host_function_registry.functions()
+
+    def vm(self, name: str | None = None, settings: VMSettings | None = None) -> ExecutionBackend:
+        """The execution backend ``name``, built once per settings and reused."""
+        name = name or self.default_name("vm")
+        settings = settings or VMSettings()
+        key = (name, settings)
+        backend = self._vms.get(key)
+        if backend is None:
+            backend = self.vms.get(name)(settings, self.host_functions())
+            self._vms[key] = backend
+        return backend
+
+    def scheduler(
+        self, name: str | None = None, settings: SchedulerSettings | None = None
+    ) -> Scheduler:
+        """A new scheduler by name (default: ``serial`` or the preferred plugin's)."""
+        return self.schedulers.get(name or self.default_name("scheduler"))(
+            settings or SchedulerSettings()
+        )
+
+    def consensus(
+        self, name: str | None = None, settings: ConsensusSettings | None = None
+    ) -> ConsensusEngine:
+        """A new consensus engine by name."""
+        return self.consensus_engines.get(name or self.default_name("consensus"))(
+            settings or ConsensusSettings()
+        )
+
+    def commands(self) -> CommandRegistry:
+        """Subcommands contributed by plugins."""
+        registry = CommandRegistry()
+        self.plugins.call_per_plugin("supervm_register_commands", registry)
+        return registry
+
+    # -- executing ---------------------------------------------------------------------------
+
+    def executor(self, settings: VMSettings | None = None) -> _Executor:
+        """A callable that executes a :class:`Call` on a state overlay with its named VM."""
+        return _Executor(self, settings)
+
+    def execute(
+        self,
+        code: bytes,
+        state: Storage | StateOverlay,
+        context: ExecutionContext | None = None,
+        *,
+        entry: str = "call",
+        args: Sequence[int] = (),
+        input: bytes = b"",
+        vm: str | None = None,
+    ) -> ExecutionResult:
+        """Execute one call and commit its writes if it succeeds.
+
+        Given a :class:`Storage`, a successful call's writes are committed to it in one batch;
+        given a :class:`StateOverlay`, they stay buffered in it for the caller to commit.
+        """
+        overlay = state if isinstance(state, StateOverlay) else StateOverlay(state)
+        backend = self.vm(vm)
+        result = backend.execute(
+            code, overlay, context or ExecutionContext(), entry=entry, args=args, input=input
+        )
+        if not isinstance(state, StateOverlay) and result.ok:
+            overlay.commit()
+        return result
+
+    def execute_block(
+        self,
+        proposal: BlockProposal,
+        storage: Storage,
+        scheduler: Scheduler | None = None,
+    ) -> BlockResult:
+        """Execute a block with the chosen scheduler, commit it once, and notify observers."""
+        owned = scheduler is None
+        scheduler = scheduler or self.scheduler()
+        try:
+            result = scheduler.execute_block(proposal.calls, storage, self.executor())
+        finally:
+            if owned:
+                scheduler.close()
+        self.plugins.manager.hook.supervm_observe_block(proposal=proposal, result=result)
+        return result
+
+    def close(self) -> None:
+        """Close every execution backend this kernel built."""
+        for backend in self._vms.values():
+            backend.close()
+        self._vms.clear()
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Executor:
+    """Executes calls with the kernel's backends and notifies transaction observers."""
+
+    def __init__(self, kernel: Kernel, settings: VMSettings | None) -> None:
+        self._kernel = kernel
+        self._settings = settings
+        self._observe = kernel.plugins.manager.hook.supervm_observe_transaction
+
+    def __call__(self, call: Call, state: StateOverlay) -> ExecutionResult:
+        try:
+            backend = self._kernel.vm(call.vm, self._settings)
+            result = backend.execute(
+                call.code, state, call.context, entry=call.entry, args=call.args, input=call.input
+            )
+        except ModuleError as exc:
+            # Inside a block a bad call fails alone; the block goes on.
+            result = ExecutionResult(error=ExecutionError(ErrorKind.INVALID_MODULE, str(exc)))
+        except (CallError, UnknownImplementationError) as exc:
+            result = ExecutionResult(error=ExecutionError(ErrorKind.INVALID_CALL, str(exc)))
+        self._observe(call=call, result=result)
+        return result
+
+
+__all__ = ["Kernel", "execute_with_snapshot"]

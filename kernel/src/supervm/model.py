@@ -1,0 +1,163 @@
+"""The typed data model that crosses hook boundaries.
+
+Every record here is a frozen attrs class: plugins receive and return these, never dicts. The
+classes carry no serialisation code; conversion to JSON happens at the edges
+(:mod:`supervm.convert`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import attrs
+
+ADDRESS_SIZE = 20
+ZERO_ADDRESS = bytes(ADDRESS_SIZE)
+DEFAULT_GAS_LIMIT = 10_000_000
+
+
+def _check_address(_instance: object, attribute: attrs.Attribute[bytes], value: bytes) -> None:
+    if len(value) != ADDRESS_SIZE:
+        raise ValueError(f"{attribute.name} must be {ADDRESS_SIZE} bytes, got {len(value)}")
+
+
+@attrs.frozen
+class ExecutionContext:
+    """Where and by whom a call runs: the chain and call environment a contract can observe.
+
+    :param block_number: height of the block the call executes in.
+    :param timestamp: the block's timestamp, seconds since the Unix epoch.
+    :param caller: 20-byte address of the account that made the call.
+    :param address: 20-byte address of the contract being executed; its storage namespace.
+    :param gas_limit: gas the call may consume before it traps with out-of-gas.
+    """
+
+    block_number: int = 0
+    timestamp: int = 0
+    caller: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
+    address: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
+    gas_limit: int = DEFAULT_GAS_LIMIT
+
+
+@attrs.frozen
+class Event:
+    """An opaque event emitted by a contract with ``emit_event``.
+
+    :param address: the emitting contract.
+    :param data: the bytes the contract emitted.
+    """
+
+    address: bytes
+    data: bytes
+
+
+@attrs.frozen
+class Log:
+    """An Ethereum-style log: 0 to 4 topics of 32 bytes and a data blob.
+
+    :param address: the emitting contract.
+    :param topics: the indexed topics, each 32 bytes.
+    :param data: the non-indexed data.
+    """
+
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+class ErrorKind(str, Enum):
+    """Why a call failed. The value is the stable string used in JSON output."""
+
+    TRAP = "trap"
+    OUT_OF_GAS = "out_of_gas"
+    REVERT = "revert"
+    HOST = "host_error"
+    TIMEOUT = "timeout"
+    INVALID_CALL = "invalid_call"
+    INVALID_MODULE = "invalid_module"
+
+
+@attrs.frozen
+class ExecutionError:
+    """A failed call: what kind of failure and a one-line message naming the problem.
+
+    :param kind: the failure class.
+    :param message: a human-readable one-line description.
+    """
+
+    kind: ErrorKind
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.message}"
+
+
+@attrs.frozen
+class ExecutionResult:
+    """Everything a call produced.
+
+    A failed call (``error`` set) produced no state changes: its writes were rolled back, and
+    ``events``/``logs`` are empty. ``read_set`` and ``write_set`` still name the keys the call
+    touched, since a scheduler needs them to detect conflicts either way.
+
+    :param value: the integer the export returned, if it returns one.
+    :param return_data: bytes set with ``set_return`` (or ``revert``).
+    :param events: events emitted, in order.
+    :param logs: Ethereum-style logs emitted, in order.
+    :param gas_used: gas consumed, including host-function charges.
+    :param read_set: state keys read.
+    :param write_set: state keys written or deleted.
+    :param error: why the call failed, or ``None`` on success.
+    """
+
+    value: int | None = None
+    return_data: bytes = b""
+    events: tuple[Event, ...] = ()
+    logs: tuple[Log, ...] = ()
+    gas_used: int = 0
+    read_set: frozenset[bytes] = frozenset()
+    write_set: frozenset[bytes] = frozenset()
+    error: ExecutionError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call succeeded."""
+        return self.error is None
+
+
+@attrs.frozen
+class Call:
+    """One call for a scheduler to execute: code, entry point, arguments and context.
+
+    :param code: the contract code (WASM bytes).
+    :param entry: the export to call.
+    :param args: integer arguments of the export.
+    :param input: call data the contract reads with ``read_input``.
+    :param context: the execution context.
+    :param vm: the execution backend to use, by registered name.
+    """
+
+    code: bytes
+    entry: str = "call"
+    args: tuple[int, ...] = ()
+    input: bytes = b""
+    context: ExecutionContext = ExecutionContext()
+    vm: str = "wasm"
+
+
+@attrs.frozen
+class BlockResult:
+    """What a scheduler produced for a block, after the single commit.
+
+    :param results: one result per call, in block order.
+    :param gas_used: total gas of the block.
+    """
+
+    results: tuple[ExecutionResult, ...]
+    gas_used: int
+
+    @classmethod
+    def of(cls, results: Sequence[ExecutionResult]) -> BlockResult:
+        """Build a block result, summing gas."""
+        return cls(results=tuple(results), gas_used=sum(r.gas_used for r in results))

@@ -1,0 +1,27 @@
+"""How contract data is laid out in the one world state.
+
+Every execution backend stores contract data under these keys, so that engines share one state
+and a scheduler can reason about conflicts from keys alone.
+"""
+
+from __future__ import annotations
+
+#: Prefix of a contract's storage slots: ``STORAGE_PREFIX + address + key``.
+STORAGE_PREFIX = b"\x01"
+
+
+def storage_key(address: bytes, key: bytes) -> bytes:
+    """The world-state key of ``key`` in the storage of the contract at ``address``."""
+    return STORAGE_PREFIX + address + key
+
+
+def storage_prefix(address: bytes) -> bytes:
+    """The world-state prefix under which all of one contract's storage lives."""
+    return STORAGE_PREFIX + address
+
+
+def split_storage_key(state_key: bytes) -> tuple[bytes, bytes]:
+    """Split a world-state storage key into ``(address, contract key)``."""
+    if not state_key.startswith(STORAGE_PREFIX) or len(state_key) < 21:
+        raise ValueError("not a contract storage key")
+    return state_key[1:21], state_key[21:]
