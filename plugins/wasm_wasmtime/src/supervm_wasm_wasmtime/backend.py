@@ -1,0 +1,337 @@
+"""The WebAssembly execution backend on wasmtime.
+
+Each call gets a fresh instance (so no state leaks between calls), made cheap by a pooling
+allocator and pre-linked modules. Host functions are raw C callbacks generated per signature;
+gas is wasmtime fuel plus host charges counted in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from supervm import (
+    CallError,
+    ErrorKind,
+    ExecutionBackend,
+    ExecutionContext,
+    ExecutionError,
+    ExecutionResult,
+    HostFunction,
+    HostTrap,
+    OutOfGas,
+    Revert,
+    StateOverlay,
+    VMSettings,
+    execute_with_snapshot,
+)
+
+from . import raw
+from .frame import Frame
+from .modules import WASM_MAGIC, ModuleCache, default_cache_dir
+
+#: How often the epoch ticker advances the engine's clock, in seconds.
+EPOCH_TICK = 0.05
+#: Instances per store before the store is replaced (slots return to the pool on drop).
+INSTANCES_PER_STORE = 100
+POOL_INSTANCES = 256
+
+_TRAP_MESSAGES = {
+    "UNREACHABLE": "unreachable instruction executed",
+    "INTEGER_DIVISION_BY_ZERO": "integer division by zero",
+    "INTEGER_OVERFLOW": "integer overflow",
+    "MEMORY_OUT_OF_BOUNDS": "out-of-bounds memory access",
+    "HEAP_MISALIGNED": "misaligned memory access",
+    "STACK_OVERFLOW": "stack overflow: call stack exhausted",
+    "TABLE_OUT_OF_BOUNDS": "out-of-bounds table access",
+    "INDIRECT_CALL_TO_NULL": "indirect call to a null table entry",
+    "BAD_SIGNATURE": "indirect call signature mismatch",
+    "BAD_CONVERSION_TO_INTEGER": "invalid conversion to integer",
+}
+_I32_MIN, _U32_MAX = -(2**31), 2**32 - 1
+_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
+
+
+class WasmtimeBackend(ExecutionBackend):
+    """Runs WebAssembly contracts with SuperVM's host ABI."""
+
+    def __init__(self, settings: VMSettings, host_functions: Sequence[HostFunction]) -> None:
+        self.settings = settings
+        self.engine = raw.pooled_engine(
+            max_memory=settings.max_memory,
+            max_stack=settings.max_stack,
+            pool_instances=POOL_INSTANCES,
+        )
+        self._linker = raw.Linker(self.engine)
+        self.host_functions = tuple(host_functions)
+        for fn in self.host_functions:
+            functype = wasmtime.FuncType(
+                [_valtype(t) for t in fn.params], [_valtype(t) for t in fn.results]
+            )
+            self._linker.define(fn.module, fn.name, functype, self._callback(fn))
+        if settings.cache_dir is None:
+            cache_dir: Path | None = default_cache_dir()
+        else:
+            cache_dir = Path(settings.cache_dir) if settings.cache_dir else None
+        self.modules = ModuleCache(
+            self.engine,
+            self._linker,
+            self.host_functions,
+            engine_fingerprint=repr((settings.max_memory, settings.max_stack, POOL_INSTANCES)),
+            max_code_size=settings.max_code_size,
+            max_memory=settings.max_memory,
+            cache_dir=cache_dir,
+        )
+        self._frame: Frame | None = None
+        self._session: raw.Session | None = None
+        self._views: dict[int, memoryview] = {}
+        self._deadline_ticks = max(1, math.ceil(settings.timeout / EPOCH_TICK)) + 1
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+
+    # -- host functions ----------------------------------------------------------------------
+
+    def _callback(self, fn: HostFunction) -> Any:
+        """A raw callback for ``fn``, generated so each call reads its arguments directly."""
+        readers = [
+            f"a[{i}].i32 & 0xFFFFFFFF" if t == "i32" else f"a[{i}].i64"
+            for i, t in enumerate(fn.params)
+        ]
+        store = f"a[0].{fn.results[0]} = r" if fn.results else "pass"
+        source = (
+            "def callback(env, caller, a, n):\n"
+            "    frame = backend._frame\n"
+            "    try:\n"
+            "        g = frame.host_gas + GAS\n"
+            "        frame.host_gas = g\n"
+            "        if g > frame.gas_limit:\n"
+            "            raise OutOfGas(f'out of gas: limit {frame.gas_limit}')\n"
+            f"        r = impl(frame{''.join(', ' + r for r in readers)})\n"
+            f"        {store}\n"
+            "        return 0\n"
+            "    except BaseException as exc:\n"
+            "        frame.error = (NAME, exc)\n"
+            "        return new_trap(NAME)\n"
+        )
+        namespace: dict[str, Any] = {
+            "backend": self,
+            "impl": fn.impl,
+            "GAS": fn.gas,
+            "NAME": fn.qualified_name,
+            "OutOfGas": OutOfGas,
+            "new_trap": raw.new_trap,
+        }
+        exec(compile(source, f"<host function {fn.qualified_name}>", "exec"), namespace)
+        return namespace["callback"]
+
+    # -- ExecutionBackend --------------------------------------------------------------------
+
+    def accepts(self, code: bytes) -> bool:
+        """WASM code starts with the ``\\0asm`` magic."""
+        return code[:4] == WASM_MAGIC
+
+    def validate(self, code: bytes) -> None:
+        """Load ``code``, raising :class:`~supervm.ModuleError` if it is not acceptable."""
+        self.modules.get(code)
+
+    def execute(
+        self,
+        code: bytes,
+        state: StateOverlay,
+        context: ExecutionContext,
+        *,
+        entry: str = "call",
+        args: Sequence[int] = (),
+        input: bytes = b"",
+    ) -> ExecutionResult:
+        """Run ``entry`` in a fresh instance of ``code`` inside a snapshot of ``state``."""
+        if self._closed:
+            raise RuntimeError("backend is closed")
+        loaded = self.modules.get(code)
+        signature = loaded.exports.get(entry)
+        if signature is None:
+            names = ", ".join(sorted(loaded.exports)) or "none"
+            raise CallError(f"module has no exported function {entry!r} (exports: {names})")
+        params, results = signature
+        buffer = _arguments(entry, params, results, args)
+        if self._ticker is None:
+            self._start_ticker()
+        outer_reads, outer_writes = state.reads, state.writes
+        state.reads, state.writes = set(), set()
+        frame = Frame(context, state, input, None)
+        try:
+            result = execute_with_snapshot(
+                state, lambda _s: self._run(loaded, frame, entry, buffer, results)
+            )
+        finally:
+            reads, writes = state.reads, state.writes
+            outer_reads |= reads
+            outer_writes |= writes
+            state.reads, state.writes = outer_reads, outer_writes
+        return _with_sets(result, reads, writes)
+
+    def _run(
+        self, loaded: Any, frame: Frame, entry: str, buffer: Any, results: tuple[str, ...]
+    ) -> ExecutionResult:
+        session = self._session
+        if session is None or session.instances >= INSTANCES_PER_STORE:
+            session = self._session = raw.Session(self.engine)
+        frame.session = session
+        limit = frame.gas_limit
+        outer = self._frame
+        self._frame = frame
+        try:
+            session.prepare(limit, self._deadline_ticks)
+            err, trap = session.instantiate(loaded.pre)
+            if not (err or trap):
+                if loaded.memory_min:
+                    address, size = session.memory_address()
+                    view = self._views.get(address)
+                    if view is None:
+                        view = self._views[address] = raw.memory_view(
+                            address, self.settings.max_memory
+                        )
+                    frame.mem = view
+                    frame.mem_size = size
+                err, trap = session.call(entry.encode(), buffer, len(buffer))
+            fuel_left = session.fuel()
+        finally:
+            self._frame = outer
+        gas_used = limit - fuel_left + frame.host_gas
+        if err or trap or frame.error is not None:
+            return self._failure(frame, session, err, trap, gas_used)
+        if gas_used > limit:
+            return _out_of_gas(limit)
+        value = None
+        if results:
+            value = buffer[0].i32 if results[0] == "i32" else buffer[0].i64
+        return ExecutionResult(
+            value=value,
+            return_data=frame.return_data,
+            events=tuple(frame.events),
+            logs=tuple(frame.logs),
+            gas_used=gas_used,
+        )
+
+    def _failure(
+        self, frame: Frame, session: raw.Session, err: Any, trap: Any, gas_used: int
+    ) -> ExecutionResult:
+        limit = frame.gas_limit
+        if frame.error is not None:
+            name, exc = frame.error
+            if err or trap:
+                raw.describe_failure(err, trap)  # frees the trap/error object
+            if isinstance(exc, Revert):
+                return ExecutionResult(
+                    return_data=exc.data,
+                    gas_used=min(gas_used, limit),
+                    error=ExecutionError(ErrorKind.REVERT, "execution reverted"),
+                )
+            if isinstance(exc, OutOfGas):
+                return _out_of_gas(limit)
+            if isinstance(exc, HostTrap):
+                message = f"{name}: {exc}"
+            else:
+                message = f"{name} failed: {type(exc).__name__}: {exc}"
+            return ExecutionResult(
+                gas_used=min(gas_used, limit), error=ExecutionError(ErrorKind.HOST, message)
+            )
+        code, message = raw.describe_failure(err, trap)
+        if code == "OUT_OF_FUEL":
+            return _out_of_gas(limit)
+        if code == "INTERRUPT":
+            return ExecutionResult(
+                gas_used=min(gas_used, limit),
+                error=ExecutionError(
+                    ErrorKind.TIMEOUT,
+                    f"call exceeded the wall-clock limit of {self.settings.timeout:g} s",
+                ),
+            )
+        text = _TRAP_MESSAGES.get(code or "", message.strip().splitlines()[0])
+        if frame.mem is not None and session.memory_size() >= self.settings.max_memory:
+            text += f" (memory is at its limit of {self.settings.max_memory} bytes)"
+        return ExecutionResult(
+            gas_used=min(gas_used, limit), error=ExecutionError(ErrorKind.TRAP, text)
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _start_ticker(self) -> None:
+        def tick() -> None:
+            while not self._stop.wait(EPOCH_TICK):
+                self.engine.increment_epoch()
+
+        self._ticker = threading.Thread(target=tick, name="supervm-wasm-epoch", daemon=True)
+        self._ticker.start()
+
+    def close(self) -> None:
+        """Stop the epoch ticker and free compiled modules."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self._session = None
+        self._views.clear()
+        self.modules.close()
+        self._linker.close()
+
+
+def _valtype(t: str) -> wasmtime.ValType:
+    return wasmtime.ValType.i32() if t == "i32" else wasmtime.ValType.i64()
+
+
+def _arguments(
+    entry: str, params: tuple[str, ...], results: tuple[str, ...], args: Sequence[int]
+) -> Any:
+    if len(results) > 1:
+        raise CallError(f"export {entry!r} returns {len(results)} values; at most one is supported")
+    if len(args) != len(params):
+        raise CallError(
+            f"export {entry!r} takes {len(params)} argument(s) ({', '.join(params) or 'none'}), "
+            f"got {len(args)}"
+        )
+    buffer = raw.raw_buffer(max(len(params), len(results)))
+    for i, (t, value) in enumerate(zip(params, args, strict=True)):
+        if t not in ("i32", "i64"):
+            raise CallError(f"export {entry!r} takes a {t} argument; only integers are supported")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CallError(f"argument {i} of {entry!r} must be an integer, got {value!r}")
+        low, high = (_I32_MIN, _U32_MAX) if t == "i32" else (_I64_MIN, _U64_MAX)
+        if not low <= value <= high:
+            raise CallError(f"argument {i} of {entry!r} ({value}) does not fit in {t}")
+        if t == "i32":
+            buffer[i].i32 = value
+        else:
+            buffer[i].i64 = value
+    for t in results:
+        if t not in ("i32", "i64"):
+            raise CallError(f"export {entry!r} returns {t}; only integer results are supported")
+    return buffer
+
+
+def _out_of_gas(limit: int) -> ExecutionResult:
+    return ExecutionResult(
+        gas_used=limit,
+        error=ExecutionError(ErrorKind.OUT_OF_GAS, f"out of gas (limit {limit})"),
+    )
+
+
+def _with_sets(result: ExecutionResult, reads: set[bytes], writes: set[bytes]) -> ExecutionResult:
+    return ExecutionResult(
+        value=result.value,
+        return_data=result.return_data,
+        events=result.events,
+        logs=result.logs,
+        gas_used=result.gas_used,
+        read_set=frozenset(reads),
+        write_set=frozenset(writes),
+        error=result.error,
+    )

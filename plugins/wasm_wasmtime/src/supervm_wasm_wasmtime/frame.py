@@ -1,0 +1,108 @@
+"""The state of one running call, as host functions see it (the kernel's ``HostEnv``)."""
+
+from __future__ import annotations
+
+from supervm import Event, ExecutionContext, HostTrap, Log, OutOfGas, StateOverlay
+
+
+class Frame:
+    """One call in progress: its context, state, memory, gas and outputs.
+
+    Host-function gas is counted here in Python and reconciled with wasmtime's fuel at the end
+    of the call (see :meth:`WasmtimeBackend.execute`): a call fails with out-of-gas when its
+    instructions plus host charges exceed the limit, and a single host charge past the limit
+    traps at once. This keeps fuel reads off the per-host-call path.
+    """
+
+    __slots__ = (
+        "_scratch",
+        "context",
+        "error",
+        "events",
+        "gas_limit",
+        "host_gas",
+        "input",
+        "logs",
+        "mem",
+        "mem_size",
+        "pending_value",
+        "return_data",
+        "session",
+        "state",
+    )
+
+    def __init__(
+        self,
+        context: ExecutionContext,
+        state: StateOverlay,
+        input: bytes,
+        session: object,
+    ) -> None:
+        self.context = context
+        self.state = state
+        self.input = input
+        self.session = session
+        self.gas_limit = context.gas_limit
+        self.host_gas = 0
+        self.events: list[Event] = []
+        self.logs: list[Log] = []
+        self.return_data = b""
+        self.pending_value: bytes | None = None
+        self.error: BaseException | None = None
+        self.mem: memoryview | None = None
+        self.mem_size = 0
+        self._scratch: dict[str, object] | None = None
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def _check(self, ptr: int, length: int) -> memoryview:
+        mem = self.mem
+        if mem is None:
+            raise HostTrap("the module exports no memory named 'memory'")
+        end = ptr + length
+        if length < 0 or end > self.mem_size:
+            # Memory may have grown since the last look; ask once before failing.
+            self.mem_size = self.session.memory_size()  # type: ignore[attr-defined]
+            if length < 0 or end > self.mem_size:
+                raise HostTrap(
+                    f"host call accessed memory [{ptr}, {end}) outside the module's "
+                    f"{self.mem_size} bytes"
+                )
+        return mem
+
+    def read(self, ptr: int, length: int) -> bytes:
+        """Copy ``length`` bytes of linear memory at ``ptr``."""
+        return bytes(self._check(ptr, length)[ptr : ptr + length])
+
+    def write(self, ptr: int, data: bytes) -> None:
+        """Copy ``data`` into linear memory at ``ptr``."""
+        n = len(data)
+        self._check(ptr, n)[ptr : ptr + n] = data
+
+    # -- gas ---------------------------------------------------------------------------------
+
+    def charge(self, gas: int) -> None:
+        """Consume ``gas``; raises :class:`OutOfGas` when host charges alone pass the limit."""
+        self.host_gas += gas
+        if self.host_gas > self.gas_limit:
+            raise OutOfGas(f"out of gas: limit {self.gas_limit}")
+
+    def gas_left(self) -> int:
+        """Gas remaining: the limit less instructions executed and host charges."""
+        used_by_code = self.gas_limit - self.session.fuel()  # type: ignore[attr-defined]
+        left = self.gas_limit - used_by_code - self.host_gas
+        if left < 0:
+            raise OutOfGas(f"out of gas: limit {self.gas_limit}")
+        return left
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def set_return(self, data: bytes) -> None:
+        """Set the call's return data."""
+        self.return_data = data
+
+    def scratch(self) -> dict[str, object]:
+        """Per-call scratch space for plugin host functions."""
+        if self._scratch is None:
+            self._scratch = {}
+        return self._scratch

@@ -1,0 +1,207 @@
+"""Loading WASM modules: validation against the host ABI and the compiled-module cache.
+
+Compiling is 30-100x slower than deserialising a compiled module, so compiled modules are
+cached by code hash and engine fingerprint in memory and on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import wasmtime
+
+from supervm import HostFunction, ModuleError
+
+from . import raw
+
+log = logging.getLogger("supervm.wasm")
+
+WASM_MAGIC = b"\0asm"
+PAGE = 65536
+_VALTYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
+
+
+@attrs.frozen
+class LoadedModule:
+    """A validated, compiled and pre-linked module.
+
+    :param code_hash: SHA-256 of the module bytes.
+    :param module: the compiled module.
+    :param pre: the pre-linked instance template (a C handle).
+    :param exports: exported functions: name -> (param types, result types).
+    :param memory_min: initial size in bytes of the exported memory (0 if none).
+    """
+
+    code_hash: bytes
+    module: wasmtime.Module
+    pre: Any
+    exports: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
+    memory_min: int
+
+
+def _valtype(t: wasmtime.ValType) -> str:
+    return str(t)
+
+
+def _signature(params: Sequence[str], results: Sequence[str]) -> str:
+    res = ", ".join(results) if results else "()"
+    return f"({', '.join(params)}) -> {res}"
+
+
+def default_cache_dir() -> Path:
+    """``$SUPERVM_CACHE_DIR`` or ``$XDG_CACHE_HOME/supervm`` (``~/.cache/supervm``)."""
+    env = os.environ.get("SUPERVM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "supervm"
+
+
+class ModuleCache:
+    """Validates and compiles modules, caching them in memory and on disk."""
+
+    def __init__(
+        self,
+        engine: wasmtime.Engine,
+        linker: raw.Linker,
+        host_functions: Sequence[HostFunction],
+        *,
+        engine_fingerprint: str,
+        max_code_size: int,
+        max_memory: int,
+        cache_dir: Path | None,
+        max_entries: int = 512,
+    ) -> None:
+        self._engine = engine
+        self._linker = linker
+        self._host = {(f.module, f.name): f for f in host_functions}
+        self._max_code_size = max_code_size
+        self._max_memory = max_memory
+        self._max_entries = max_entries
+        self._by_code: dict[bytes, LoadedModule] = {}
+        version = importlib.metadata.version("wasmtime")
+        digest = hashlib.sha256(f"{version}|{engine_fingerprint}".encode()).hexdigest()[:16]
+        self._disk = cache_dir / f"wasmtime-{version}-{digest}" if cache_dir else None
+        self.compiled = 0
+        self.deserialized = 0
+
+    def get(self, code: bytes) -> LoadedModule:
+        """The loaded module for ``code``; raises :class:`ModuleError` for bad code."""
+        if type(code) is not bytes:
+            if not isinstance(code, bytes | bytearray | memoryview):
+                raise ModuleError(f"module code must be bytes, not {type(code).__name__}")
+            code = bytes(code)
+        loaded = self._by_code.get(code)
+        if loaded is None:
+            loaded = self._load(code)
+            if len(self._by_code) >= self._max_entries:
+                oldest = next(iter(self._by_code))
+                raw.delete_instance_pre(self._by_code.pop(oldest).pre)
+            self._by_code[code] = loaded
+        return loaded
+
+    def _load(self, code: bytes) -> LoadedModule:
+        if code[:4] != WASM_MAGIC:
+            raise ModuleError("not a WebAssembly module: it does not start with the \\0asm magic")
+        if len(code) > self._max_code_size:
+            raise ModuleError(
+                f"module of {len(code)} bytes exceeds the code size limit of "
+                f"{self._max_code_size} bytes"
+            )
+        code_hash = hashlib.sha256(code).digest()
+        module = self._compile(code, code_hash)
+        self._check_imports(module)
+        exports, memory_min = self._exports(module)
+        try:
+            pre = self._linker.instantiate_pre(module)
+        except wasmtime.WasmtimeError as exc:
+            raise ModuleError(f"module cannot be linked: {_first_line(exc)}") from None
+        return LoadedModule(code_hash, module, pre, exports, memory_min)
+
+    def _compile(self, code: bytes, code_hash: bytes) -> wasmtime.Module:
+        path = self._disk / f"{code_hash.hex()}.cwasm" if self._disk else None
+        if path is not None and path.exists():
+            try:
+                module = wasmtime.Module.deserialize(self._engine, path.read_bytes())
+                self.deserialized += 1
+                return module
+            except (wasmtime.WasmtimeError, OSError) as exc:
+                log.warning("ignoring unusable cached module %s: %s", path, _first_line(exc))
+        try:
+            module = wasmtime.Module(self._engine, code)
+        except wasmtime.WasmtimeError as exc:
+            raise ModuleError(f"invalid WebAssembly module: {_first_line(exc)}") from None
+        self.compiled += 1
+        if path is not None:
+            self._store(path, module)
+        return module
+
+    @staticmethod
+    def _store(path: Path, module: wasmtime.Module) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(module.serialize())
+            os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+        except OSError as exc:
+            log.warning("could not cache compiled module in %s: %s", path.parent, exc)
+
+    def _check_imports(self, module: wasmtime.Module) -> None:
+        for imp in module.imports:
+            where = f"{imp.module}.{imp.name}"
+            ty = imp.type
+            if not isinstance(ty, wasmtime.FuncType):
+                kind = type(ty).__name__.removesuffix("Type").lower()
+                raise ModuleError(
+                    f"module imports {kind} {where}; only host functions can be imported"
+                )
+            fn = self._host.get((imp.module, imp.name or ""))
+            if fn is None:
+                raise ModuleError(f"module imports unknown host function {where}")
+            params = tuple(_valtype(t) for t in ty.params)
+            results = tuple(_valtype(t) for t in ty.results)
+            if params != fn.params or results != fn.results:
+                raise ModuleError(
+                    f"module imports {where} as {_signature(params, results)}, "
+                    f"but the host defines {_signature(fn.params, fn.results)}"
+                )
+
+    def _exports(
+        self, module: wasmtime.Module
+    ) -> tuple[dict[str, tuple[tuple[str, ...], tuple[str, ...]]], int]:
+        exports: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        memory_min = 0
+        for exp in module.exports:
+            ty = exp.type
+            if isinstance(ty, wasmtime.FuncType):
+                params = tuple(_valtype(t) for t in ty.params)
+                results = tuple(_valtype(t) for t in ty.results)
+                exports[exp.name] = (params, results)
+            elif isinstance(ty, wasmtime.MemoryType) and exp.name == "memory":
+                memory_min = ty.limits.min * PAGE
+                if memory_min > self._max_memory:
+                    raise ModuleError(
+                        f"module memory starts at {memory_min} bytes, above the limit of "
+                        f"{self._max_memory} bytes"
+                    )
+        return exports, memory_min
+
+    def close(self) -> None:
+        """Free the pre-linked instance templates."""
+        for loaded in self._by_code.values():
+            raw.delete_instance_pre(loaded.pre)
+        self._by_code.clear()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
