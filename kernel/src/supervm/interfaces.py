@@ -33,7 +33,8 @@ class VMSettings:
     max_stack: int = 512 * 1024
     timeout: float = 10.0
     cache_dir: str | None = None
-    options: Mapping[str, str] = attrs.field(factory=dict)
+    # Excluded from the hash (a dict is unhashable) so settings can key Kernel.vm's cache.
+    options: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
 
 class ExecutionBackend(abc.ABC):

@@ -168,6 +168,12 @@ class PluginSet:
             self.manager.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as exc:
             raise PluginError(f"plugin {name!r} from {distribution} is invalid: {exc}") from exc
+        try:
+            # A hookimpl whose name matches no hookspec (a typo) would otherwise never be called.
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.manager.unregister(plugin)
+            raise PluginError(f"plugin {name!r} from {distribution} is invalid: {exc}") from exc
         hooks = tuple(sorted(h.name for h in self.manager.get_hookcallers(plugin) or ()))
         self._infos[name] = PluginInfo(name, distribution, version, hooks, True)
         log.debug("registered plugin %s (%s %s)", name, distribution, version)

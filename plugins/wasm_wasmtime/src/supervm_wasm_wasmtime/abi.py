@@ -8,7 +8,6 @@ lengths are i32 offsets into the module's exported ``memory``. Gas prices are in
 from __future__ import annotations
 
 from supervm import Event, HostFunction, HostTrap, Log, Revert
-from supervm.state_keys import storage_key
 
 from .frame import Frame
 
@@ -51,16 +50,15 @@ COPY_BYTE_GAS = 1
 def _key(frame: Frame, ptr: int, length: int) -> bytes:
     if length > MAX_KEY_SIZE:
         raise HostTrap(f"storage key of {length} bytes exceeds the limit of {MAX_KEY_SIZE}")
-    return storage_key(frame.context.address, frame.read(ptr, length))
+    return frame.storage_prefix + frame.read(ptr, length)
 
 
+# The storage functions run several times per transaction: they are kept flat on purpose.
 def storage_get(frame: Frame, key_ptr: int, key_len: int) -> int:
-    key = _key(frame, key_ptr, key_len)
-    value = frame.state.get(key)
-    frame.pending_value = value
+    value = frame.pending_value = frame.state.get(_key(frame, key_ptr, key_len))
     if value is None:
         return -1
-    frame.charge(STORAGE_BYTE_GAS * (key_len + len(value)))
+    frame.host_gas += STORAGE_BYTE_GAS * (key_len + len(value))  # checked at the call's end
     return len(value)
 
 
@@ -68,17 +66,17 @@ def storage_read_value(frame: Frame, ptr: int, length: int) -> int:
     value = frame.pending_value
     if value is None:
         raise HostTrap("storage_read_value without a value from storage_get")
-    chunk = value[:length]
-    frame.write(ptr, chunk)
-    return len(chunk)
+    if length < len(value):
+        value = value[:length]
+    frame.write(ptr, value)
+    return len(value)
 
 
 def storage_set(frame: Frame, key_ptr: int, key_len: int, val_ptr: int, val_len: int) -> int:
     if val_len > MAX_VALUE_SIZE:
         raise HostTrap(f"storage value of {val_len} bytes exceeds the limit of {MAX_VALUE_SIZE}")
-    key = _key(frame, key_ptr, key_len)
-    frame.charge(STORAGE_BYTE_GAS * (key_len + val_len))
-    frame.state.set(key, frame.read(val_ptr, val_len))
+    frame.host_gas += STORAGE_BYTE_GAS * (key_len + val_len)  # checked at the call's end
+    frame.state.set(_key(frame, key_ptr, key_len), frame.read(val_ptr, val_len))
     return 0
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import wasmtime
 
 from supervm import (
@@ -90,7 +92,7 @@ class WasmtimeBackend(ExecutionBackend):
         self._frame: Frame | None = None
         self._session: raw.Session | None = None
         self._views: dict[int, memoryview] = {}
-        self._deadline_ticks = max(1, math.ceil(settings.timeout / EPOCH_TICK)) + 1
+        self._deadline_ticks = max(1, math.ceil(2 * settings.timeout / EPOCH_TICK)) + 1
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
@@ -159,22 +161,26 @@ class WasmtimeBackend(ExecutionBackend):
             names = ", ".join(sorted(loaded.exports)) or "none"
             raise CallError(f"module has no exported function {entry!r} (exports: {names})")
         params, results = signature
-        buffer = _arguments(entry, params, results, args)
+        if args or params:
+            buffer = _arguments(entry, params, results, args)
+        else:
+            # Calls without arguments (every transaction entry) share one checked buffer.
+            buffer = loaded.buffers.get(entry)
+            if buffer is None:
+                buffer = loaded.buffers[entry] = _arguments(entry, params, results, args)
         if self._ticker is None:
             self._start_ticker()
         outer_reads, outer_writes = state.reads, state.writes
         state.reads, state.writes = set(), set()
         frame = Frame(context, state, input, None)
         try:
-            result = execute_with_snapshot(
-                state, lambda _s: self._run(loaded, frame, entry, buffer, results)
+            return execute_with_snapshot(
+                state, lambda _state: self._run(loaded, frame, entry, buffer, results)
             )
         finally:
-            reads, writes = state.reads, state.writes
-            outer_reads |= reads
-            outer_writes |= writes
+            outer_reads |= state.reads
+            outer_writes |= state.writes
             state.reads, state.writes = outer_reads, outer_writes
-        return _with_sets(result, reads, writes)
 
     def _run(
         self, loaded: Any, frame: Frame, entry: str, buffer: Any, results: tuple[str, ...]
@@ -182,32 +188,47 @@ class WasmtimeBackend(ExecutionBackend):
         session = self._session
         if session is None or session.instances >= INSTANCES_PER_STORE:
             session = self._session = raw.Session(self.engine)
+        # The wall-clock backstop is armed for two timeouts and re-armed once it is a timeout
+        # old, so every call gets between one and two timeouts without a C call per call.
+        now = time.monotonic()
+        if now - session.armed_at > self.settings.timeout:
+            session.arm_deadline(self._deadline_ticks)
+            session.armed_at = now
         frame.session = session
         limit = frame.gas_limit
         outer = self._frame
         self._frame = frame
         try:
-            session.prepare(limit, self._deadline_ticks)
+            session.set_fuel(limit)
             err, trap = session.instantiate(loaded.pre)
             if not (err or trap):
                 if loaded.memory_min:
-                    address, size = session.memory_address()
+                    # A fresh instance's memory has exactly its declared minimum size.
+                    address = session.memory_address()
                     view = self._views.get(address)
                     if view is None:
                         view = self._views[address] = raw.memory_view(
                             address, self.settings.max_memory
                         )
                     frame.mem = view
-                    frame.mem_size = size
-                err, trap = session.call(entry.encode(), buffer, len(buffer))
+                    frame.mem_size = loaded.memory_min
+                err, trap = session.call(loaded.names[entry], buffer, len(buffer))
             fuel_left = session.fuel()
         finally:
             self._frame = outer
         gas_used = limit - fuel_left + frame.host_gas
+        state = frame.state
         if err or trap or frame.error is not None:
-            return self._failure(frame, session, err, trap, gas_used)
+            failed = self._failure(frame, session, err, trap, gas_used)
+            return attrs.evolve(
+                failed, read_set=frozenset(state.reads), write_set=frozenset(state.writes)
+            )
         if gas_used > limit:
-            return _out_of_gas(limit)
+            return attrs.evolve(
+                _out_of_gas(limit),
+                read_set=frozenset(state.reads),
+                write_set=frozenset(state.writes),
+            )
         value = None
         if results:
             value = buffer[0].i32 if results[0] == "i32" else buffer[0].i64
@@ -217,6 +238,8 @@ class WasmtimeBackend(ExecutionBackend):
             events=tuple(frame.events),
             logs=tuple(frame.logs),
             gas_used=gas_used,
+            read_set=frozenset(state.reads),
+            write_set=frozenset(state.writes),
         )
 
     def _failure(
@@ -321,17 +344,4 @@ def _out_of_gas(limit: int) -> ExecutionResult:
     return ExecutionResult(
         gas_used=limit,
         error=ExecutionError(ErrorKind.OUT_OF_GAS, f"out of gas (limit {limit})"),
-    )
-
-
-def _with_sets(result: ExecutionResult, reads: set[bytes], writes: set[bytes]) -> ExecutionResult:
-    return ExecutionResult(
-        value=result.value,
-        return_data=result.return_data,
-        events=result.events,
-        logs=result.logs,
-        gas_used=result.gas_used,
-        read_set=frozenset(reads),
-        write_set=frozenset(writes),
-        error=result.error,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from supervm import Event, ExecutionContext, HostTrap, Log, OutOfGas, StateOverlay
+from supervm.state_keys import STORAGE_PREFIX
 
 
 class Frame:
@@ -29,6 +30,7 @@ class Frame:
         "return_data",
         "session",
         "state",
+        "storage_prefix",
     )
 
     def __init__(
@@ -52,32 +54,38 @@ class Frame:
         self.mem: memoryview | None = None
         self.mem_size = 0
         self._scratch: dict[str, object] | None = None
+        self.storage_prefix = STORAGE_PREFIX + context.address
 
     # -- memory ------------------------------------------------------------------------------
 
-    def _check(self, ptr: int, length: int) -> memoryview:
+    def _refresh(self, ptr: int, length: int) -> memoryview:
+        """Slow path of a bounds check: memory may have grown since the call began."""
         mem = self.mem
         if mem is None:
             raise HostTrap("the module exports no memory named 'memory'")
+        self.mem_size = self.session.memory_size()  # type: ignore[attr-defined]
         end = ptr + length
         if length < 0 or end > self.mem_size:
-            # Memory may have grown since the last look; ask once before failing.
-            self.mem_size = self.session.memory_size()  # type: ignore[attr-defined]
-            if length < 0 or end > self.mem_size:
-                raise HostTrap(
-                    f"host call accessed memory [{ptr}, {end}) outside the module's "
-                    f"{self.mem_size} bytes"
-                )
+            raise HostTrap(
+                f"host call accessed memory [{ptr}, {end}) outside the module's "
+                f"{self.mem_size} bytes"
+            )
         return mem
 
     def read(self, ptr: int, length: int) -> bytes:
-        """Copy ``length`` bytes of linear memory at ``ptr``."""
-        return bytes(self._check(ptr, length)[ptr : ptr + length])
+        """Copy ``length`` bytes of linear memory at ``ptr``; traps if out of bounds."""
+        end = ptr + length
+        if end > self.mem_size or length < 0:
+            return self._refresh(ptr, length)[ptr:end].tobytes()
+        return self.mem[ptr:end].tobytes()  # type: ignore[index]
 
     def write(self, ptr: int, data: bytes) -> None:
-        """Copy ``data`` into linear memory at ``ptr``."""
-        n = len(data)
-        self._check(ptr, n)[ptr : ptr + n] = data
+        """Copy ``data`` into linear memory at ``ptr``; traps if out of bounds."""
+        end = ptr + len(data)
+        if end > self.mem_size:
+            self._refresh(ptr, len(data))[ptr:end] = data
+        else:
+            self.mem[ptr:end] = data  # type: ignore[index]
 
     # -- gas ---------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class LoadedModule:
     :param pre: the pre-linked instance template (a C handle).
     :param exports: exported functions: name -> (param types, result types).
     :param memory_min: initial size in bytes of the exported memory (0 if none).
+    :param buffers: argument buffers of argument-less exports, reused across calls.
     """
 
     code_hash: bytes
@@ -45,6 +46,8 @@ class LoadedModule:
     pre: Any
     exports: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
     memory_min: int
+    buffers: dict[str, Any] = attrs.field(factory=dict, eq=False)
+    names: Mapping[str, bytes] = attrs.field(factory=dict, eq=False)
 
 
 def _valtype(t: wasmtime.ValType) -> str:
@@ -124,7 +127,8 @@ class ModuleCache:
             pre = self._linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"module cannot be linked: {_first_line(exc)}") from None
-        return LoadedModule(code_hash, module, pre, exports, memory_min)
+        names = {name: name.encode() for name in exports}
+        return LoadedModule(code_hash, module, pre, exports, memory_min, names=names)
 
     def _compile(self, code: bytes, code_hash: bytes) -> wasmtime.Module:
         path = self._disk / f"{code_hash.hex()}.cwasm" if self._disk else None

@@ -25,14 +25,25 @@ RawVal = B.wasmtime_val_raw_t
 RawCallback = B.wasmtime_func_unchecked_callback_t
 _NO_FINALIZER = ctypes.cast(None, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
 
-_call_unchecked = B._wasmtime_func_call_unchecked
-_instantiate_pre = B._wasmtime_instance_pre_instantiate
-_export_get = B._wasmtime_instance_export_get
-_memory_data = B._wasmtime_memory_data
-_memory_size = B._wasmtime_memory_data_size
-_set_fuel = B._wasmtime_context_set_fuel
-_get_fuel = B._wasmtime_context_get_fuel
-_set_epoch_deadline = B._wasmtime_context_set_epoch_deadline
+
+def _fresh(name: str, restype: Any) -> Any:
+    """A private, unconverted function pointer (``argtypes`` unset: no per-call conversion).
+
+    ``dll[name]`` builds a new function object, so wasmtime's own bindings stay untouched.
+    """
+    fn = B.dll[name]
+    fn.restype = restype
+    return fn
+
+
+_call_unchecked = _fresh("wasmtime_func_call_unchecked", ctypes.c_void_p)
+_instantiate_pre = _fresh("wasmtime_instance_pre_instantiate", ctypes.c_void_p)
+_export_get = _fresh("wasmtime_instance_export_get", ctypes.c_bool)
+_memory_data = _fresh("wasmtime_memory_data", ctypes.c_void_p)
+_memory_size = _fresh("wasmtime_memory_data_size", ctypes.c_size_t)
+_set_fuel = _fresh("wasmtime_context_set_fuel", ctypes.c_void_p)
+_get_fuel = _fresh("wasmtime_context_get_fuel", ctypes.c_void_p)
+_set_epoch_deadline = _fresh("wasmtime_context_set_epoch_deadline", None)
 _trap_new = B._wasmtime_trap_new
 
 
@@ -131,77 +142,90 @@ class Session:
     """One store and the buffers reused for every call made in it.
 
     Instances are only freed when their store is dropped, so a session is retired after
-    ``max_instances`` calls and a fresh one takes its place.
+    ``max_instances`` calls and a fresh one takes its place. All out-parameters are
+    preallocated and passed by reference, and pointer results are plain integers.
     """
 
     __slots__ = (
+        "_b_fuel",
         "_b_func",
         "_b_inst",
         "_b_mem",
+        "_b_mem_handle",
         "_b_trap",
+        "_fuel",
+        "_trap",
+        "armed_at",
         "ctx",
         "ext_func",
         "ext_mem",
         "instance",
         "instances",
         "store",
-        "trap",
     )
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self.store = wasmtime.Store(engine)
         self.ctx = self.store._context()
         self.instance = B.wasmtime_instance_t()
-        self.trap = POINTER(B.wasm_trap_t)()
+        self._trap = ctypes.c_void_p()
+        self._fuel = ctypes.c_uint64()
         self.ext_mem = B.wasmtime_extern_t()
         self.ext_func = B.wasmtime_extern_t()
         self._b_inst = byref(self.instance)
-        self._b_trap = byref(self.trap)
+        self._b_trap = byref(self._trap)
+        self._b_fuel = byref(self._fuel)
         self._b_mem = byref(self.ext_mem)
         self._b_func = byref(self.ext_func)
+        self._b_mem_handle = byref(self.ext_mem.of.memory)
         self.instances = 0
+        self.armed_at = -1.0
 
-    def prepare(self, fuel: int, deadline_ticks: int) -> None:
-        """Arm the fuel budget and the epoch deadline for the next call."""
-        _set_fuel(self.ctx, fuel)
-        _set_epoch_deadline(self.ctx, deadline_ticks)
+    def set_fuel(self, fuel: int) -> None:
+        """Give the next call ``fuel`` units of fuel."""
+        self._fuel.value = fuel
+        _set_fuel(self.ctx, self._fuel)
+
+    def arm_deadline(self, ticks: int) -> None:
+        """Interrupt execution ``ticks`` epochs from now."""
+        _set_epoch_deadline(self.ctx, ctypes.c_uint64(ticks))
 
     def fuel(self) -> int:
         """Fuel left in the store."""
-        out = ctypes.c_uint64()
-        _get_fuel(self.ctx, byref(out))
-        return out.value
+        _get_fuel(self.ctx, self._b_fuel)
+        return self._fuel.value
 
-    def instantiate(self, pre: Any) -> tuple[Any, Any]:
-        """Instantiate; returns ``(error, trap)`` pointers, both false on success."""
+    def instantiate(self, pre: Any) -> tuple[int | None, int | None]:
+        """Instantiate; returns ``(error, trap)`` addresses, both ``None`` on success."""
         self.instances += 1
-        self.trap = POINTER(B.wasm_trap_t)()
-        self._b_trap = byref(self.trap)
+        self._trap.value = None
         err = _instantiate_pre(pre, self.ctx, self._b_inst, self._b_trap)
-        return err, self.trap
+        return err, self._trap.value
 
-    def memory_address(self, name: bytes = b"memory") -> tuple[int, int]:
-        """``(address, size)`` of the instance's exported memory, or ``(0, 0)`` if none."""
-        if not _export_get(self.ctx, self._b_inst, name, len(name), self._b_mem):
-            return 0, 0
+    def memory_address(self, name: bytes = b"memory") -> int:
+        """Address of the instance's exported memory's data, or 0 if it has none."""
+        if not _export_get(self.ctx, self._b_inst, name, _size(len(name)), self._b_mem):
+            return 0
         if self.ext_mem.kind != _EXTERN_MEMORY:
-            return 0, 0
-        mem = byref(self.ext_mem.of.memory)
-        data = _memory_data(self.ctx, mem)
-        return ctypes.addressof(data.contents), _memory_size(self.ctx, mem)
+            return 0
+        return _memory_data(self.ctx, self._b_mem_handle) or 0
 
     def memory_size(self) -> int:
         """Current size of the memory found by the last :meth:`memory_address`."""
-        return int(_memory_size(self.ctx, byref(self.ext_mem.of.memory)))
+        return int(_memory_size(self.ctx, self._b_mem_handle))
 
-    def call(self, name: bytes, args: Any, nargs: int) -> tuple[Any, Any]:
-        """Call export ``name`` with a raw argument/result buffer; ``(error, trap)`` pointers."""
-        if not _export_get(self.ctx, self._b_inst, name, len(name), self._b_func):
+    def call(self, name: bytes, args: Any, nargs: int) -> tuple[int | None, int | None]:
+        """Call export ``name`` with a raw argument/result buffer; ``(error, trap)`` addresses."""
+        if not _export_get(self.ctx, self._b_inst, name, _size(len(name)), self._b_func):
             raise KeyError(name)
-        self.trap = POINTER(B.wasm_trap_t)()
-        self._b_trap = byref(self.trap)
-        err = _call_unchecked(self.ctx, byref(self.ext_func.of.func), args, nargs, self._b_trap)
-        return err, self.trap
+        self._trap.value = None
+        err = _call_unchecked(
+            self.ctx, byref(self.ext_func.of.func), args, _size(nargs), self._b_trap
+        )
+        return err, self._trap.value
+
+
+_size = ctypes.c_size_t
 
 
 def memory_view(address: int, size: int) -> memoryview:
@@ -209,13 +233,15 @@ def memory_view(address: int, size: int) -> memoryview:
     return memoryview((ctypes.c_ubyte * size).from_address(address)).cast("B")
 
 
-def describe_failure(err: Any, trap: Any) -> tuple[str | None, str]:
-    """``(trap code name or None, message)`` of a failed instantiate or call."""
+def describe_failure(err: int | None, trap: int | None) -> tuple[str | None, str]:
+    """``(trap code name or None, message)`` of a failed instantiate or call; frees both."""
     if trap:
-        t = wasmtime.Trap._from_ptr(trap)
+        t = wasmtime.Trap._from_ptr(ctypes.cast(trap, POINTER(B.wasm_trap_t)))
+        if err:
+            B.wasmtime_error_delete(ctypes.cast(err, POINTER(B.wasmtime_error_t)))
         code = t.trap_code
         return (code.name if code is not None else None), t.message
-    e = wasmtime.WasmtimeError._from_ptr(err)
+    e = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, POINTER(B.wasmtime_error_t)))
     return None, str(e)
 
 
