@@ -58,17 +58,23 @@ def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
 
 
 def test_map_size_default_and_configuration(tmp_path: Path) -> None:
-    with open_store(tmp_path / "default") as store:
-        assert store.map_size == DEFAULT_MAP_SIZE == 1 << 30
-    with LmdbStorage(StorageSettings(data_dir=tmp_path / "field", map_size=8 << 20)) as store:
-        assert store.map_size == 8 << 20
-    with open_store(tmp_path / "option", map_size="16MiB") as store:
-        assert store.map_size == 16 << 20
-    settings = StorageSettings(
-        data_dir=tmp_path / "both", map_size=8 << 20, options={"map_size": "1G"}
-    )
-    with LmdbStorage(settings) as store:
-        assert store.map_size == 8 << 20
+    cases = [
+        (StorageSettings(data_dir=tmp_path / "default"), DEFAULT_MAP_SIZE),
+        (StorageSettings(data_dir=tmp_path / "field", map_size=8 << 20), 8 << 20),
+        (StorageSettings(data_dir=tmp_path / "option", options={"map_size": "16MiB"}), 16 << 20),
+        # The explicit field wins over the option.
+        (
+            StorageSettings(
+                data_dir=tmp_path / "both", map_size=8 << 20, options={"map_size": "1G"}
+            ),
+            8 << 20,
+        ),
+    ]
+    assert DEFAULT_MAP_SIZE == 1 << 30
+    for settings, size in cases:
+        store = LmdbStorage(settings)
+        assert store.map_size == size
+        store.close()
 
 
 @pytest.mark.parametrize(
@@ -118,7 +124,8 @@ def test_use_after_close_is_a_storage_error(tmp_path: Path) -> None:
 
 
 def test_too_long_key_names_the_limit(tmp_path: Path) -> None:
-    with open_store(tmp_path) as store:
+    store = open_store(tmp_path)
+    with store:
         assert store.max_key_size == 511
         with pytest.raises(StorageError, match="maximum key size of 511 bytes"):
             store.set(b"x" * 512, b"v")
@@ -162,14 +169,14 @@ def test_map_full_raises_and_changes_nothing(tmp_path: Path) -> None:
     # Still usable for writes that fit, and unchanged after a reopen.
     store.set(b"after", b"ok")
     store.close()
-    with LmdbStorage(StorageSettings(data_dir=tmp_path, map_size=1 << 20)) as store:
-        assert store.get(b"after") == b"ok"
-        assert store.get(b"big/000") is None
-        assert store.get(b"small/000") == b"v" * 100
+    with LmdbStorage(StorageSettings(data_dir=tmp_path, map_size=1 << 20)) as reopened:
+        assert reopened.get(b"after") == b"ok"
+        assert reopened.get(b"big/000") is None
+        assert reopened.get(b"small/000") == b"v" * 100
     # Reopening with a larger map makes room.
-    with LmdbStorage(StorageSettings(data_dir=tmp_path, map_size=8 << 20)) as store:
-        store.write_batch(batch)
-        assert store.get(b"big/039") is not None
+    with LmdbStorage(StorageSettings(data_dir=tmp_path, map_size=8 << 20)) as reopened:
+        reopened.write_batch(batch)
+        assert reopened.get(b"big/039") is not None
 
 
 # -- other processes ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import contextlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 import lmdb
 from supervm.errors import StorageError, StorageFullError
@@ -64,6 +65,13 @@ def _parse_int(name: str, text: str) -> int:
 def _check_bound(name: str, bound: object) -> None:
     if not isinstance(bound, bytes):
         raise TypeError(f"iteration bound {name} must be bytes, got {type(bound).__name__}")
+
+
+def _pairs(
+    items: Iterator[tuple[bytes | memoryview, bytes | memoryview]],
+) -> Iterator[tuple[bytes, bytes]]:
+    """Narrow cursor items to bytes: the environment is opened without ``buffers``."""
+    return cast("Iterator[tuple[bytes, bytes]]", items)
 
 
 class LmdbStorage(Storage):
@@ -213,8 +221,6 @@ class LmdbStorage(Storage):
         # may be longer than any stored key. Seek to its truncation, which sorts no later, and
         # let the comparisons below skip the few keys between the truncation and the bound.
         limit = self.max_key_size
-        key: bytes
-        value: bytes
         try:
             cursor = txn.cursor()
             if reverse:
@@ -224,7 +230,7 @@ class LmdbStorage(Storage):
                     positioned = cursor.set_range(end[:limit]) or cursor.last()
                 if not positioned:
                     return
-                for key, value in cursor.iterprev():
+                for key, value in _pairs(cursor.iterprev()):
                     if end is not None and key >= end:
                         continue
                     if key < start:
@@ -233,7 +239,7 @@ class LmdbStorage(Storage):
             else:
                 if not cursor.set_range(start[:limit]):
                     return
-                for key, value in cursor.iternext():
+                for key, value in _pairs(cursor.iternext()):
                     if key < start:
                         continue
                     if end is not None and key >= end:

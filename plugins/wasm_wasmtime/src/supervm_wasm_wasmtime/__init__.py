@@ -5,7 +5,7 @@ This module is the plugin: the kernel finds it through the ``supervm.plugins`` e
 
 from __future__ import annotations
 
-from supervm import VMSettings, hookimpl
+from supervm import hookimpl
 from supervm.registry import CommandRegistry, HostFunctionRegistry, VMRegistry
 
 from .abi import core_functions
@@ -30,12 +30,11 @@ def supervm_register_vm(registry: VMRegistry) -> None:
 
 @hookimpl
 def supervm_register_commands(registry: CommandRegistry) -> None:
-    """Add ``supervm bench wasm-call``."""
+    """Add ``supervm wasm run``, ``supervm demo`` and ``supervm bench wasm-call``."""
     from .bench import wasm_call_command
+    from .cli import demo_command, wasm_group
 
+    registry.add_command(wasm_group)
+    registry.add_command(demo_command)
     registry.add_command(wasm_call_command, group="bench")
 
-
-def default_settings() -> VMSettings:
-    """The settings ``supervm wasm run`` uses when given no options."""
-    return VMSettings()

@@ -1,0 +1,1 @@
+../../plugins/wasm_wasmtime/src/supervm_wasm_wasmtime/demo/revert.wat

@@ -1,0 +1,150 @@
+"""The ``supervm`` command.
+
+The kernel contributes ``plugins`` and the ``bench`` group; plugins contribute the rest
+(``wasm run``, ``demo``, ``bench wasm-call`` ...) through ``supervm_register_commands``. User
+errors print one line and exit 1; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ..convert import plugin_to_json
+from ..errors import SuperVMError
+from ..kernel import Kernel
+from .logs import configure_logging
+
+log = logging.getLogger("supervm.cli")
+
+
+class KernelState:
+    """The kernel of one command invocation, built on first use from the global options."""
+
+    def __init__(self, plugins: tuple[str, ...], trace: bool) -> None:
+        self.plugin_args = plugins
+        self.trace = trace
+        self._kernel: Kernel | None = None
+
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel, with the plugins chosen by ``--plugin`` and ``SUPERVM_PLUGINS``."""
+        if self._kernel is None:
+            self._kernel = Kernel.from_plugins(self.plugin_args, trace=self.trace or None)
+        return self._kernel
+
+    def close(self) -> None:
+        """Close the kernel if it was built."""
+        if self._kernel is not None:
+            self._kernel.close()
+
+
+def kernel_state(ctx: click.Context) -> KernelState:
+    """The :class:`KernelState` of the running command."""
+    state = ctx.find_object(KernelState)
+    if state is None:  # a subcommand invoked on its own, e.g. from tests
+        state = KernelState((), False)
+        ctx.obj = state
+    return state
+
+
+class PluginGroup(click.Group):
+    """A group whose subcommands also come from plugins (``supervm_register_commands``)."""
+
+    def __init__(self, *args: Any, plugin_group: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugin_group = plugin_group
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        registry = kernel_state(ctx).kernel.commands()
+        found: dict[str, click.Command] = {}
+        for entry in registry.entries():
+            group, _, name = entry.name.rpartition(" ")
+            if group == self.plugin_group:
+                found[name] = entry.value
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            plugin_names = list(self._plugin_commands(ctx))
+        except SuperVMError:
+            plugin_names = []
+        return sorted({*super().list_commands(ctx), *plugin_names})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        return self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="NAME",
+    help="Enable plugin NAME and prefer its implementations; no:NAME blocks it. Repeatable.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--log-json", is_flag=True, help="Write logs as JSON lines to stderr.")
+@click.option("--trace-hooks", is_flag=True, help="Log every plugin hook call.")
+@click.version_option(package_name="supervm")
+@click.pass_context
+def cli(
+    ctx: click.Context, plugins: tuple[str, ...], verbose: int, log_json: bool, trace_hooks: bool
+) -> None:
+    """SuperVM: a WASM-first smart-contract VM with pluggable storage, VMs and schedulers."""
+    configure_logging(verbose + (1 if trace_hooks else 0), as_json=log_json)
+    state = KernelState(plugins, trace_hooks)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins: distribution, version, hooks and whether enabled."""
+    kernel = kernel_state(ctx).kernel
+    infos = kernel.plugins.infos()
+    if as_json:
+        click.echo(json.dumps([plugin_to_json(i) for i in infos]))
+        return
+    for info in infos:
+        status = "enabled" if info.enabled else ("failed" if info.error else "disabled")
+        click.echo(f"{info.name:<20} {info.distribution} {info.version} [{status}]")
+        if info.error:
+            click.echo(f"    error: {info.error}")
+        for hook in info.hooks:
+            click.echo(f"    {hook}")
+
+
+@cli.group("bench", cls=PluginGroup, plugin_group="bench")
+def bench_group() -> None:
+    """Benchmarks that measure SuperVM against baselines side by side in one run."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI, turning SuperVM errors into one-line messages."""
+    try:
+        code = cli.main(args=argv, prog_name="supervm", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SuperVMError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    # Without standalone mode click returns ctx.exit() codes instead of exiting.
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
