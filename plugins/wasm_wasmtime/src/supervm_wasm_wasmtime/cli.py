@@ -20,8 +20,8 @@ from supervm.storage import StorageSettings
 def load_module(path: Path) -> bytes:
     """Read a ``.wasm`` binary, or compile a ``.wat`` text module."""
     data = path.read_bytes()
-    if data[:4] == b"\0asm":
-        return data
+    if data[:4] == b"\0asm" or path.suffix != ".wat":
+        return data  # the backend names what is wrong with bytes that are not WASM
     try:
         text = data.decode()
     except UnicodeDecodeError:
