@@ -37,7 +37,15 @@ def _noop(*args: Any, **kwargs: Any) -> Any:
 class Registers:
     """An inline plugin registering the given names in every area."""
 
-    def __init__(self, *, storage=(), vm=(), scheduler=(), consensus=(), host=()):  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        *,
+        storage: Sequence[str] = (),
+        vm: Sequence[str] = (),
+        scheduler: Sequence[str] = (),
+        consensus: Sequence[str] = (),
+        host: Sequence[HostFunction] = (),
+    ) -> None:
         self.storage, self.vm, self.scheduler = storage, vm, scheduler
         self.consensus, self.host = consensus, host
 
@@ -86,11 +94,9 @@ def host_fn(name: str, module: str = "supervm", **kwargs: Any) -> HostFunction:
     ],
 )
 def test_duplicate_names_are_rejected_naming_both_plugins(area: str, label: str) -> None:
+    names: dict[str, Any] = {area: ["same"]}
     with pytest.raises(DuplicateNameError) as info:
-        kernel_of(
-            ("first_plugin", Registers(**{area: ["same"]})),
-            ("second_plugin", Registers(**{area: ["same"]})),
-        )
+        kernel_of(("first_plugin", Registers(**names)), ("second_plugin", Registers(**names)))
     assert (
         str(info.value) == f"{label} 'same' registered twice: by first_plugin and by second_plugin"
     )

@@ -20,11 +20,15 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(bytes, lambda v, _t: bytes.fromhex(v.removeprefix("0x")))
     converter.register_unstructure_hook(ErrorKind, lambda k: k.value)
     converter.register_unstructure_hook(ExecutionError, str)
-    converter.register_unstructure_hook(frozenset, lambda s: sorted(converter.unstructure(x) for x in s))
+    converter.register_unstructure_hook(
+        frozenset, lambda s: sorted(converter.unstructure(x) for x in s)
+    )
     return converter
 
 
-def result_to_json(result: ExecutionResult, converter: cattrs.Converter | None = None) -> dict[str, Any]:
+def result_to_json(
+    result: ExecutionResult, converter: cattrs.Converter | None = None
+) -> dict[str, Any]:
     """The ``supervm wasm run --json`` shape of a result.
 
     ``{"ok", "value", "return_data", "events", "logs", "gas_used", "error"}``: events are the

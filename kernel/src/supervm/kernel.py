@@ -5,7 +5,8 @@ A chain builder embeds SuperVM through this class::
     kernel = Kernel.from_plugins()
     storage = kernel.open_storage("memory")
     vm = kernel.vm("wasm")
-    result = kernel.execute(code, storage, ExecutionContext(block_number=1), entry="add", args=[2, 3])
+    context = ExecutionContext(block_number=1)
+    result = kernel.execute(code, storage, context, entry="add", args=[2, 3])
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ classes carry no serialisation code; conversion to JSON happens at the edges
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 
 import attrs
 
@@ -66,7 +66,7 @@ class Log:
     data: bytes
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     """Why a call failed. The value is the stable string used in JSON output."""
 
     TRAP = "trap"

@@ -53,7 +53,7 @@ def test_data_dir_is_created(tmp_path: Path) -> None:
 
 def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(StorageError, match="file"):
+    with pytest.raises(StorageError, match="cannot create LMDB directory"):
         open_store(tmp_path / "file")
 
 

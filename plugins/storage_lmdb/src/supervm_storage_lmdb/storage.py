@@ -113,7 +113,7 @@ class LmdbStorage(Storage):
         if settings.map_size is not None:
             map_size = settings.map_size
         elif "map_size" in options:
-            map_size = parse_size(options["map_size"])
+            map_size = parse_size(str(options["map_size"]))
         else:
             map_size = DEFAULT_MAP_SIZE
         if map_size <= 0:

@@ -37,4 +37,3 @@ def supervm_register_commands(registry: CommandRegistry) -> None:
     registry.add_command(wasm_group)
     registry.add_command(demo_command)
     registry.add_command(wasm_call_command, group="bench")
-

@@ -16,7 +16,6 @@ from typing import Any
 
 import attrs
 import wasmtime
-
 from supervm import (
     CallError,
     ErrorKind,

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import click
 import wasmtime
-
 from supervm import ExecutionContext, Kernel, StateOverlay, VMSettings
 from supervm.state_keys import storage_key
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 import wasmtime
-
 from supervm import ExecutionContext, ExecutionResult, Kernel, ModuleError, StateOverlay
 from supervm.cli.main import kernel_state
 from supervm.convert import result_to_json
@@ -118,9 +117,7 @@ def run_command(
         raise click.UsageError("--storage lmdb needs --data-dir DIR")
     code = load_module(module)
     with kernel.open_storage(storage, StorageSettings(data_dir=data_dir)) as store:
-        result = kernel.execute(
-            code, store, context, entry=export, args=int_args, input=call_input
-        )
+        result = kernel.execute(code, store, context, entry=export, args=int_args, input=call_input)
     if as_json:
         click.echo(json.dumps(result_to_json(result)))
     else:

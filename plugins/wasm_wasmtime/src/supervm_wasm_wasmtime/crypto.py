@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 
 import coincurve
-from coincurve.ecdsa import cdata_to_der, deserialize_compact
 import nacl.exceptions
 import nacl.signing
+from coincurve.ecdsa import cdata_to_der, deserialize_compact
 from Crypto.Hash import keccak as _keccak
-
 from supervm import HostFunction
 
 from .frame import Frame
@@ -76,7 +75,9 @@ def verify_ed25519(frame: Frame, msg_ptr: int, msg_len: int, sig_ptr: int, pubke
     return 1
 
 
-def verify_secp256k1(frame: Frame, msg_ptr: int, sig_ptr: int, pubkey_ptr: int, pubkey_len: int) -> int:
+def verify_secp256k1(
+    frame: Frame, msg_ptr: int, sig_ptr: int, pubkey_ptr: int, pubkey_len: int
+) -> int:
     """Verify a 64-byte compact (r || s) signature of a 32-byte message hash."""
     if pubkey_len not in (33, 65):
         return BAD_LENGTH
@@ -105,9 +106,7 @@ def recover_secp256k1_pubkey(frame: Frame, msg_ptr: int, sig_ptr: int, out_ptr: 
         return MALFORMED
     signature[64] = v
     try:
-        key = coincurve.PublicKey.from_signature_and_message(
-            bytes(signature), message, hasher=None
-        )
+        key = coincurve.PublicKey.from_signature_and_message(bytes(signature), message, hasher=None)
     except (ValueError, TypeError):
         return MALFORMED
     frame.write(out_ptr, key.format(compressed=False))

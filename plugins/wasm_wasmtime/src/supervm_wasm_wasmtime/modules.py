@@ -17,7 +17,6 @@ from typing import Any
 
 import attrs
 import wasmtime
-
 from supervm import HostFunction, ModuleError
 
 from . import raw
