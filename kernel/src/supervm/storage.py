@@ -13,6 +13,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import attrs
 
@@ -80,7 +81,7 @@ class Storage(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release resources. The store must not be used afterwards."""
 
-    def __enter__(self) -> Storage:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
