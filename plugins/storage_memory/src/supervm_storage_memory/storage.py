@@ -136,8 +136,12 @@ class MemoryStorage(Storage):
             raise StorageError("memory storage is closed")
 
     def get(self, key: bytes) -> bytes | None:
-        self._check_open()
-        value: bytes | None = self._data.get(_check_key(key))
+        # The hottest call in contract execution: the checks are inlined.
+        if self._closed:
+            self._check_open()
+        if type(key) is not bytes or not key:
+            _check_key(key)
+        value: bytes | None = self._data.get(key)
         return value
 
     def has(self, key: bytes) -> bool:
