@@ -357,11 +357,18 @@ def test_inline_plugins_register_after_discovery() -> None:
 
 
 def test_inline_plugins_are_subject_to_the_allow_list() -> None:
-    kernel = Kernel.from_plugins(
-        discover=False, extra=[("scheduler_serial", scheduler_serial)], env={ENV_PLUGINS: "x"}
-    )
+    with pytest.warns(PluginLoadWarning, match="not installed: x"):
+        kernel = Kernel.from_plugins(
+            discover=False, extra=[("scheduler_serial", scheduler_serial)], env={ENV_PLUGINS: "x"}
+        )
     assert not infos_by_name(kernel.plugins)["scheduler_serial"].enabled
     assert len(kernel.schedulers) == 0
+
+
+def test_allow_list_naming_an_uninstalled_plugin_warns() -> None:
+    with pytest.warns(PluginLoadWarning, match="not installed: nosuch"):
+        kernel = Kernel.from_plugins(env={ENV_PLUGINS: "scheduler_serial,nosuch"})
+    assert kernel.plugins.enabled_names() == ["scheduler_serial"]
 
 
 def test_inline_module_plugin() -> None:

@@ -340,13 +340,14 @@ def test_block_is_committed_in_one_write_batch(kernel: Kernel, storage: SpyStora
     assert result.gas_used == 1 + 2 + 1
 
 
-def test_nothing_is_written_before_the_commit(
+def test_observers_run_after_the_commit(
     kernel: Kernel, storage: SpyStorage, observer: Observer
 ) -> None:
     kernel.execute_block(block(script("set a 1"), script("set b 2")), storage)
 
-    # Transaction observers run before the commit, the block observer after it.
-    assert observer.storage_seen == [{}, {}, {b"a": b"1", b"b": b"2"}]
+    # Transaction and block observers all see the committed block.
+    committed = {b"a": b"1", b"b": b"2"}
+    assert observer.storage_seen == [committed, committed, committed]
 
 
 def test_block_of_failed_calls_writes_nothing(kernel: Kernel, storage: SpyStorage) -> None:
@@ -420,7 +421,7 @@ def test_backend_errors_fail_the_call_not_the_block(
     assert len(storage.batches) == 1
 
 
-def test_storage_failure_leaves_storage_unchanged_and_skips_block_observers(
+def test_storage_failure_leaves_storage_unchanged_and_skips_observers(
     kernel: Kernel, observer: Observer
 ) -> None:
     inner = kernel.open_storage("dict")
@@ -430,7 +431,7 @@ def test_storage_failure_leaves_storage_unchanged_and_skips_block_observers(
         kernel.execute_block(block(script("set a 1")), storage)
 
     assert inner.get(b"a") is None
-    assert [kind for kind, *_ in observer.events] == ["transaction"]
+    assert observer.events == []
 
 
 def test_backend_is_built_once_and_closed_with_the_kernel(
@@ -519,13 +520,13 @@ def _kernel_with_raising_observer(where: str) -> Kernel:
     )
 
 
-def test_transaction_observer_exception_aborts_the_block_before_commit() -> None:
+def test_transaction_observer_exception_reaches_the_caller_after_commit() -> None:
     storage = SpyStorage(DictStorage())
     with pytest.raises(RuntimeError, match="observer failed"):
         _kernel_with_raising_observer("transaction").execute_block(
             block(script("set a 1")), storage
         )
-    assert storage.batches == []
+    assert storage.snapshot() == {b"a": b"1"}
 
 
 def test_block_observer_exception_reaches_the_caller_after_commit() -> None:

@@ -133,7 +133,10 @@ def supervm_register_commands(registry: CommandRegistry) -> None:
 
 @hookspec
 def supervm_observe_transaction(call: Call, result: ExecutionResult) -> None:
-    """Called after each call of a block has executed, in block order, before the commit.
+    """Called for each call of an executed block, in block order, after the block's commit.
+
+    Schedulers may execute calls out of order or more than once; observers only ever see the
+    final result of each call, once.
 
     :param call: the call that ran.
     :param result: what it produced.

@@ -204,7 +204,11 @@ class Kernel:
         storage: Storage,
         scheduler: Scheduler | None = None,
     ) -> BlockResult:
-        """Execute a block with the chosen scheduler, commit it once, and notify observers."""
+        """Execute a block with the chosen scheduler, commit it once, then notify observers.
+
+        Observers run after the commit: an exception from one reaches the caller, but the block
+        is already committed.
+        """
         owned = scheduler is None
         scheduler = scheduler or self.scheduler()
         try:
@@ -212,7 +216,11 @@ class Kernel:
         finally:
             if owned:
                 scheduler.close()
-        self.plugins.manager.hook.supervm_observe_block(proposal=proposal, result=result)
+        # Observers see final results in block order, whatever order a scheduler executed in.
+        hook = self.plugins.manager.hook
+        for call, call_result in zip(proposal.calls, result.results, strict=True):
+            hook.supervm_observe_transaction(call=call, result=call_result)
+        hook.supervm_observe_block(proposal=proposal, result=result)
         return result
 
     def close(self) -> None:
@@ -229,12 +237,11 @@ class Kernel:
 
 
 class _Executor:
-    """Executes calls with the kernel's backends and notifies transaction observers."""
+    """Executes calls with the kernel's backends; a bad call becomes a failed result."""
 
     def __init__(self, kernel: Kernel, settings: VMSettings | None) -> None:
         self._kernel = kernel
         self._settings = settings
-        self._observe = kernel.plugins.manager.hook.supervm_observe_transaction
 
     def __call__(self, call: Call, state: StateOverlay) -> ExecutionResult:
         try:
@@ -247,7 +254,6 @@ class _Executor:
             result = ExecutionResult(error=ExecutionError(ErrorKind.INVALID_MODULE, str(exc)))
         except (CallError, UnknownImplementationError) as exc:
             result = ExecutionResult(error=ExecutionError(ErrorKind.INVALID_CALL, str(exc)))
-        self._observe(call=call, result=result)
         return result
 
 

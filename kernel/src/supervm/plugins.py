@@ -117,6 +117,13 @@ class PluginSet:
             self._discover()
         for name, plugin in extra:
             self.register(name, plugin)
+        unknown = sorted(self.selection.allow - set(self._infos))
+        if unknown:
+            warnings.warn(
+                f"{ENV_PLUGINS} names plugins that are not installed: {', '.join(unknown)}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
         missing = [p for p in self.selection.prefer if p not in self._infos]
         if missing:
             known = ", ".join(sorted(self._infos)) or "none"

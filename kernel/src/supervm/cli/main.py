@@ -25,10 +25,10 @@ log = logging.getLogger("supervm.cli")
 class KernelState:
     """The kernel of one command invocation, built on first use from the global options."""
 
-    def __init__(self, plugins: tuple[str, ...], trace: bool) -> None:
+    def __init__(self, plugins: tuple[str, ...], trace: bool, kernel: Kernel | None = None) -> None:
         self.plugin_args = plugins
         self.trace = trace
-        self._kernel: Kernel | None = None
+        self._kernel = kernel
 
     @property
     def kernel(self) -> Kernel:
@@ -66,6 +66,9 @@ class PluginGroup(click.Group):
             group, _, name = entry.name.rpartition(" ")
             if group == self.plugin_group:
                 found[name] = entry.value
+            elif not self.plugin_group and group and group not in found:
+                # A group no built-in command defines: make one that holds its commands.
+                found[group] = PluginGroup(group, plugin_group=group, help=f"{group} commands")
         return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -100,6 +103,8 @@ def cli(
 ) -> None:
     """SuperVM: a WASM-first smart-contract VM with pluggable storage, VMs and schedulers."""
     configure_logging(verbose + (1 if trace_hooks else 0), as_json=log_json)
+    if isinstance(ctx.obj, KernelState):  # an embedder or a test brought its own kernel
+        return
     state = KernelState(plugins, trace_hooks)
     ctx.obj = state
     ctx.call_on_close(state.close)
