@@ -12,10 +12,17 @@ $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(UV) uv.lock pyproject.toml kernel/pyproject.toml $(wildcard plugins/*/pyproject.toml)
-	PYTHONPATH=.tools/uv $(UV) sync --frozen --all-packages --python $(PYTHON)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	touch $@
 
-install: $(VENV)/.installed
+# The contract toolchain (AssemblyScript, solc-js, binaryen, OpenZeppelin) from package-lock.json.
+node_modules/.installed: package.json package-lock.json sdk/assemblyscript/package.json
+	@command -v node >/dev/null || { echo "error: Node.js 18+ is needed for the contract toolchain (apt-get install nodejs npm)"; exit 1; }
+	@command -v npm >/dev/null || { echo "error: npm is needed for the contract toolchain (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
 
 run: install
 	$(VENV)/bin/supervm demo --once
@@ -36,4 +43,4 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .tools
+	rm -rf $(VENV) .tools node_modules

@@ -37,3 +37,11 @@ class ModuleError(SuperVMError):
 
 class CallError(SuperVMError):
     """A call was malformed before execution began (missing export, wrong arguments)."""
+
+
+class CompileError(SuperVMError):
+    """Contract sources did not compile; the message is the compiler's, with file and line."""
+
+
+class ToolchainError(SuperVMError):
+    """A compiler's toolchain (Node.js, an npm package) is missing or broken."""

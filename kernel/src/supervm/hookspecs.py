@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .model import BlockResult, Call, ExecutionResult
     from .registry import (
         CommandRegistry,
+        CompilerRegistry,
         ConsensusRegistry,
         HostFunctionRegistry,
         SchedulerRegistry,
@@ -107,6 +108,23 @@ def supervm_register_consensus(registry: ConsensusRegistry) -> None:
     ``factory(settings)`` returns a :class:`~supervm.interfaces.ConsensusEngine`.
 
     :param registry: the consensus registry to add to.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Contract compilers
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def supervm_register_compilers(registry: CompilerRegistry) -> None:
+    """Register contract compilers.
+
+    Called when ``supervm compile`` (or :meth:`Kernel.compilers`) needs them. Call
+    ``registry.add_compiler(name, compiler)`` with a :class:`~supervm.compilers.Compiler`; the
+    kernel chooses a compiler for each source by its file suffix.
+
+    :param registry: the compiler registry to add to.
     """
 
 

@@ -38,6 +38,7 @@ from .model import (
 from .plugins import PluginSet, Selection
 from .registry import (
     CommandRegistry,
+    CompilerRegistry,
     ConsensusRegistry,
     HostFunctionRegistry,
     NamedRegistry,
@@ -160,6 +161,12 @@ class Kernel:
         return self.consensus_engines.get(name or self.default_name("consensus"))(
             settings or ConsensusSettings()
         )
+
+    def compilers(self) -> CompilerRegistry:
+        """Contract compilers contributed by plugins."""
+        registry = CompilerRegistry()
+        self.plugins.call_per_plugin("supervm_register_compilers", registry)
+        return registry
 
     def commands(self) -> CommandRegistry:
         """Subcommands contributed by plugins."""

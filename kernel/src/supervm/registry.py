@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 import attrs
 import click
 
+from .compilers import Compiler
 from .errors import DuplicateNameError, PluginError, UnknownImplementationError
 from .host import HostFunction
 from .interfaces import ConsensusFactory, SchedulerFactory, StorageFactory, VMFactory
@@ -135,6 +136,26 @@ class HostFunctionRegistry(NamedRegistry[HostFunction]):
     def functions(self) -> list[HostFunction]:
         """Every registered host function, in registration order."""
         return [e.value for e in self.entries()]
+
+
+class CompilerRegistry(NamedRegistry[Compiler]):
+    """Contract compilers: ``registry.add_compiler("solc", SolcCompiler())``."""
+
+    def __init__(self) -> None:
+        super().__init__("compiler")
+
+    def add_compiler(self, name: str, compiler: Compiler) -> None:
+        """Register a compiler; ``supervm compile`` picks it for the suffixes it handles."""
+        if not isinstance(compiler, Compiler):
+            raise PluginError(f"{self.current_plugin}: expected a Compiler, got {compiler!r}")
+        self._add(name, compiler)
+
+    def for_path(self, path: object) -> Entry[Compiler] | None:
+        """The first compiler that handles ``path``, or ``None``."""
+        for entry in self.entries():
+            if entry.value.handles(path):  # type: ignore[arg-type]
+                return entry
+        return None
 
 
 class CommandRegistry(NamedRegistry[click.Command]):

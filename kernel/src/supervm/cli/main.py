@@ -16,40 +16,11 @@ import click
 
 from ..convert import plugin_to_json
 from ..errors import SuperVMError
-from ..kernel import Kernel
+from .compile import compile_command
 from .logs import configure_logging
+from .state import KernelState, kernel_state
 
 log = logging.getLogger("supervm.cli")
-
-
-class KernelState:
-    """The kernel of one command invocation, built on first use from the global options."""
-
-    def __init__(self, plugins: tuple[str, ...], trace: bool, kernel: Kernel | None = None) -> None:
-        self.plugin_args = plugins
-        self.trace = trace
-        self._kernel = kernel
-
-    @property
-    def kernel(self) -> Kernel:
-        """The kernel, with the plugins chosen by ``--plugin`` and ``SUPERVM_PLUGINS``."""
-        if self._kernel is None:
-            self._kernel = Kernel.from_plugins(self.plugin_args, trace=self.trace or None)
-        return self._kernel
-
-    def close(self) -> None:
-        """Close the kernel if it was built."""
-        if self._kernel is not None:
-            self._kernel.close()
-
-
-def kernel_state(ctx: click.Context) -> KernelState:
-    """The :class:`KernelState` of the running command."""
-    state = ctx.find_object(KernelState)
-    if state is None:  # a subcommand invoked on its own, e.g. from tests
-        state = KernelState((), False)
-        ctx.obj = state
-    return state
 
 
 class PluginGroup(click.Group):
@@ -127,6 +98,9 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"    error: {info.error}")
         for hook in info.hooks:
             click.echo(f"    {hook}")
+
+
+cli.add_command(compile_command)
 
 
 @cli.group("bench", cls=PluginGroup, plugin_group="bench")

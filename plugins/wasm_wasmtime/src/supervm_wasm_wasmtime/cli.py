@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import wasmtime
 from supervm import ExecutionContext, ExecutionResult, Kernel, ModuleError, StateOverlay
-from supervm.cli.main import kernel_state
+from supervm.cli.state import kernel_state
 from supervm.convert import result_to_json
 from supervm.model import DEFAULT_GAS_LIMIT
 from supervm.storage import StorageSettings

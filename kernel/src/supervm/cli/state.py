@@ -1,0 +1,37 @@
+"""The kernel of one ``supervm`` invocation, shared by every subcommand."""
+
+from __future__ import annotations
+
+import click
+
+from ..kernel import Kernel
+
+
+class KernelState:
+    """The kernel of one command invocation, built on first use from the global options."""
+
+    def __init__(self, plugins: tuple[str, ...], trace: bool, kernel: Kernel | None = None) -> None:
+        self.plugin_args = plugins
+        self.trace = trace
+        self._kernel = kernel
+
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel, with the plugins chosen by ``--plugin`` and ``SUPERVM_PLUGINS``."""
+        if self._kernel is None:
+            self._kernel = Kernel.from_plugins(self.plugin_args, trace=self.trace or None)
+        return self._kernel
+
+    def close(self) -> None:
+        """Close the kernel if it was built."""
+        if self._kernel is not None:
+            self._kernel.close()
+
+
+def kernel_state(ctx: click.Context) -> KernelState:
+    """The :class:`KernelState` of the running command."""
+    state = ctx.find_object(KernelState)
+    if state is None:  # a subcommand invoked on its own, e.g. from tests
+        state = KernelState((), False)
+        ctx.obj = state
+    return state

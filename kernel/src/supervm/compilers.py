@@ -1,0 +1,103 @@
+"""Contract compilers and the one artifact format every language compiles to.
+
+A compiler plugin registers a :class:`Compiler` through ``supervm_register_compilers``;
+``supervm compile`` picks one by source type and writes one :class:`Artifact` per contract as
+``<ContractName>.json``. An artifact carries the standard Ethereum JSON ABI, so web3.py, ethers
+and viem can call the contract whichever VM runs it.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+from Crypto.Hash import keccak
+
+ArtifactKind = Literal["wasm", "evm"]
+
+
+@attrs.frozen
+class CompilerInfo:
+    """Which compiler produced an artifact.
+
+    :param name: the compiler, e.g. ``assemblyscript`` or ``solc``.
+    :param version: its exact version.
+    """
+
+    name: str
+    version: str
+
+
+@attrs.frozen
+class Artifact:
+    """One compiled contract.
+
+    :param name: the contract name; the artifact file is ``<name>.json``.
+    :param kind: ``wasm`` (the bytecode is a WebAssembly module starting with ``\\0asm``) or
+        ``evm`` (EVM creation code).
+    :param abi: the standard Ethereum JSON ABI, as web3.py and ethers read it.
+    :param bytecode: what a create transaction deploys.
+    :param code_hash: 0x-hex Keccak-256 of ``bytecode``.
+    :param source_hashes: source path (as given) -> 0x-hex Keccak-256 of its contents.
+    :param compiler: the compiler and its version.
+    :param settings: the settings the compiler ran with.
+    :param deployed_bytecode: for EVM, the runtime code the creation code returns.
+    """
+
+    name: str
+    kind: ArtifactKind
+    abi: tuple[Mapping[str, Any], ...]
+    bytecode: bytes
+    code_hash: str
+    source_hashes: Mapping[str, str]
+    compiler: CompilerInfo
+    settings: Mapping[str, Any]
+    deployed_bytecode: bytes | None = None
+
+
+@attrs.frozen
+class CompileSettings:
+    """How to compile.
+
+    :param optimize: run the optimiser (``wasm-opt`` for WASM, solc's optimiser for Solidity).
+    :param node_modules: where the npm toolchain is installed; ``None`` searches upwards from
+        the sources and the working directory.
+    :param options: compiler-specific options.
+    """
+
+    optimize: bool = False
+    node_modules: Path | None = None
+    options: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class Compiler(abc.ABC):
+    """Compiles contract sources of one language into artifacts."""
+
+    #: File suffixes this compiler handles, e.g. ``(".sol",)``.
+    suffixes: tuple[str, ...] = ()
+
+    def handles(self, path: Path) -> bool:
+        """Whether ``path`` is a source file of this compiler's language."""
+        return path.suffix in self.suffixes
+
+    @abc.abstractmethod
+    def compile(self, sources: Sequence[Path], settings: CompileSettings) -> list[Artifact]:
+        """Compile ``sources`` (all of this compiler's language) into artifacts.
+
+        Raise :class:`~supervm.errors.CompileError` with the compiler's message (file and
+        line) when the sources do not compile.
+        """
+
+
+def keccak_hex(data: bytes) -> str:
+    """0x-hex Keccak-256 (Ethereum's) of ``data``."""
+    return "0x" + keccak.new(data=data, digest_bits=256).hexdigest()
+
+
+def sha256_hex(data: bytes) -> str:
+    """0x-hex SHA-256 of ``data``."""
+    return "0x" + hashlib.sha256(data).hexdigest()

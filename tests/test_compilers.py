@@ -1,0 +1,184 @@
+"""The compiler hook, the artifact format and ``supervm compile`` with an inline compiler."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from supervm import Kernel, hookimpl
+from supervm.artifacts import (
+    ArtifactError,
+    artifact_from_json,
+    artifact_schema,
+    artifact_to_json,
+    load_artifact,
+    save_artifact,
+)
+from supervm.builtins import scheduler_serial
+from supervm.cli.main import KernelState, cli
+from supervm.compilers import Artifact, CompileSettings, Compiler, CompilerInfo, keccak_hex
+from supervm.errors import CompileError, PluginError
+from supervm.registry import CompilerRegistry
+
+ABI = (
+    {
+        "type": "function",
+        "name": "ping",
+        "inputs": [{"name": "x", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+        "stateMutability": "view",
+    },
+)
+
+
+class RawWasm(Compiler):
+    suffixes = (".wasm",)
+
+    def __init__(self) -> None:
+        self.seen: list[CompileSettings] = []
+
+    def compile(self, sources: Sequence[Path], settings: CompileSettings) -> list[Artifact]:
+        self.seen.append(settings)
+        out = []
+        for path in sources:
+            code = path.read_bytes()
+            if not code.startswith(b"\0asm"):
+                raise CompileError(f"{path}:1: not a wasm module")
+            out.append(
+                Artifact(
+                    name=path.stem,
+                    kind="wasm",
+                    abi=ABI,
+                    bytecode=code,
+                    code_hash=keccak_hex(code),
+                    source_hashes={str(path): keccak_hex(code)},
+                    compiler=CompilerInfo("raw", "1.0"),
+                    settings={"optimize": settings.optimize},
+                )
+            )
+        return out
+
+
+class CompilerPlugin:
+    def __init__(self) -> None:
+        self.compiler = RawWasm()
+
+    @hookimpl
+    def supervm_register_compilers(self, registry: CompilerRegistry) -> None:
+        registry.add_compiler("raw", self.compiler)
+
+
+def _kernel(plugin: CompilerPlugin) -> Kernel:
+    return Kernel.from_plugins(
+        discover=False, env={}, extra=[("scheduler_serial", scheduler_serial), ("raw", plugin)]
+    )
+
+
+def test_compilers_are_registered_and_chosen_by_suffix() -> None:
+    plugin = CompilerPlugin()
+    registry = _kernel(plugin).compilers()
+    assert registry.names() == ["raw"]
+    entry = registry.for_path(Path("x.wasm"))
+    assert entry is not None and entry.plugin == "raw"
+    assert registry.for_path(Path("x.sol")) is None
+
+
+def test_non_compiler_is_rejected() -> None:
+    class Bad:
+        @hookimpl
+        def supervm_register_compilers(self, registry: CompilerRegistry) -> None:
+            registry.add_compiler("bad", object())  # type: ignore[arg-type]
+
+    kernel = Kernel.from_plugins(discover=False, env={}, extra=[("bad", Bad())])
+    with pytest.raises(PluginError, match="expected a Compiler"):
+        kernel.compilers()
+
+
+def test_compile_command_writes_schema_valid_artifacts(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Token.wasm").write_bytes(b"\0asm\x01\x00\x00\x00")
+    (src / "node_modules").mkdir()
+    (src / "node_modules" / "Skip.wasm").write_bytes(b"\0asm\x01\x00\x00\x00")
+    plugin = CompilerPlugin()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["compile", str(src), "--out", str(out), "--optimize"],
+        obj=KernelState((), False, _kernel(plugin)),
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["Token.json"]
+    data = json.loads((out / "Token.json").read_text())
+    jsonschema.validate(data, artifact_schema())
+    assert data["abi"] == [dict(i) for i in ABI]
+    assert data["bytecode"] == "0x0061736d01000000"
+    assert data["settings"] == {"optimize": True}
+    assert plugin.compiler.seen[0].optimize is True
+
+
+def test_compile_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "Bad.wasm"
+    bad.write_bytes(b"nope")
+    other = tmp_path / "x.txt"
+    other.write_text("hi")
+    kernel = _kernel(CompilerPlugin())
+    with pytest.raises(CompileError, match="Bad.wasm:1: not a wasm module"):
+        CliRunner().invoke(
+            cli,
+            ["compile", str(bad)],
+            obj=KernelState((), False, kernel),
+            standalone_mode=False,
+            catch_exceptions=False,
+        )
+    with pytest.raises(CompileError, match="no compiler handles this file type"):
+        CliRunner().invoke(
+            cli,
+            ["compile", str(other)],
+            obj=KernelState((), False, kernel),
+            standalone_mode=False,
+            catch_exceptions=False,
+        )
+
+
+def test_artifact_round_trip(tmp_path: Path) -> None:
+    code = b"\0asm\x01\x00\x00\x00"
+    artifact = Artifact(
+        name="C", kind="evm", abi=ABI, bytecode=code, code_hash=keccak_hex(code),
+        source_hashes={"c.sol": keccak_hex(b"x")}, compiler=CompilerInfo("solc", "0.8.37"),
+        settings={"evmVersion": "cancun"}, deployed_bytecode=b"\x60\x00",
+    )  # fmt: skip
+    path = save_artifact(artifact, tmp_path)
+    assert load_artifact(path) == artifact
+    jsonschema.validate(artifact_to_json(artifact), artifact_schema())
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"name": "x"}, "lacks kind"),
+        (
+            {"name": "x", "kind": "jvm", "abi": [], "bytecode": "0x00", "code_hash": "0x",
+             "source_hashes": {}, "compiler": {"name": "a", "version": "1"}},
+            "kind must be",
+        ),
+        (
+            {"name": "x", "kind": "wasm", "abi": [], "bytecode": "00", "code_hash": "0x",
+             "source_hashes": {}, "compiler": {"name": "a", "version": "1"}},
+            "bytecode must be a 0x-hex",
+        ),
+    ],
+)  # fmt: skip
+def test_malformed_artifacts_are_named(data: object, message: str) -> None:
+    with pytest.raises(ArtifactError, match=message):
+        artifact_from_json(data)
+
+
+def test_keccak_matches_ethereum() -> None:
+    assert keccak_hex(b"") == "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
