@@ -9,7 +9,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-
 from supervm import Kernel, hookimpl
 from supervm.artifacts import (
     ArtifactError,
@@ -21,7 +20,7 @@ from supervm.artifacts import (
 )
 from supervm.builtins import scheduler_serial
 from supervm.cli.main import KernelState, cli
-from supervm.compilers import Artifact, CompileSettings, Compiler, CompilerInfo, keccak_hex
+from supervm.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 from supervm.errors import CompileError, PluginError
 from supervm.registry import CompilerRegistry
 
@@ -128,7 +127,7 @@ def test_compile_errors_are_one_line(tmp_path: Path) -> None:
     other = tmp_path / "x.txt"
     other.write_text("hi")
     kernel = _kernel(CompilerPlugin())
-    with pytest.raises(CompileError, match="Bad.wasm:1: not a wasm module"):
+    with pytest.raises(CompileError, match=r"Bad\.wasm:1: not a wasm module"):
         CliRunner().invoke(
             cli,
             ["compile", str(bad)],
