@@ -66,12 +66,15 @@ class CompileSettings:
     :param optimize: run the optimiser (``wasm-opt`` for WASM, solc's optimiser for Solidity).
     :param node_modules: where the npm toolchain is installed; ``None`` searches upwards from
         the sources and the working directory.
+    :param known_imports: ``(module, name)`` of every host function the enabled plugins define;
+        a WASM artifact importing anything else is rejected.
     :param options: compiler-specific options.
     """
 
     optimize: bool = False
     node_modules: Path | None = None
-    options: Mapping[str, str] = attrs.field(factory=dict)
+    known_imports: frozenset[tuple[str, str]] = frozenset()
+    options: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
 
 class Compiler(abc.ABC):
@@ -79,6 +82,8 @@ class Compiler(abc.ABC):
 
     #: File suffixes this compiler handles, e.g. ``(".sol",)``.
     suffixes: tuple[str, ...] = ()
+    #: Short language name for ``supervm new NAME --lang LANG``, e.g. ``"sol"``.
+    language: str = ""
 
     def handles(self, path: Path) -> bool:
         """Whether ``path`` is a source file of this compiler's language."""
@@ -91,6 +96,14 @@ class Compiler(abc.ABC):
         Raise :class:`~supervm.errors.CompileError` with the compiler's message (file and
         line) when the sources do not compile.
         """
+
+    def scaffold(self, name: str, dest: Path) -> list[Path]:
+        """Create a new contract project ``name`` in the empty directory ``dest``.
+
+        Returns the files written. The project must build with ``supervm compile`` and carry
+        its own tests. Compilers without a template raise :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"the {type(self).__name__} compiler has no project template")
 
 
 def keccak_hex(data: bytes) -> str:

@@ -79,7 +79,39 @@ def compile_command(
     node_modules: Path | None,
 ) -> None:
     """Compile contracts (AssemblyScript .ts, Solidity .sol) into artifacts in --out."""
-    registry = kernel_state(ctx).kernel.compilers()
-    settings = CompileSettings(optimize=optimize, node_modules=node_modules)
+    kernel = kernel_state(ctx).kernel
+    registry = kernel.compilers()
+    known = frozenset((f.module, f.name) for f in kernel.host_functions())
+    settings = CompileSettings(optimize=optimize, node_modules=node_modules, known_imports=known)
     for path in compile_paths(registry, paths, settings, out):
         click.echo(f"wrote {path}")
+
+
+@click.command("new")
+@click.argument("name")
+@click.option("--lang", required=True, help="Contract language: as (AssemblyScript) or sol.")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create the project directory NAME.",
+)
+@click.pass_context
+def new_command(ctx: click.Context, name: str, lang: str, parent: Path) -> None:
+    """Create a contract project NAME from a template, ready to build and test."""
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise click.BadParameter("use letters, digits, '-' and '_'", param_hint="NAME")
+    registry = kernel_state(ctx).kernel.compilers()
+    compilers = {e.value.language: e.value for e in registry.entries() if e.value.language}
+    compiler = compilers.get(lang)
+    if compiler is None:
+        known = ", ".join(sorted(compilers)) or "none: no compiler plugin is enabled"
+        raise click.BadParameter(f"unknown language {lang!r} (known: {known})", param_hint="--lang")
+    dest = parent / name
+    if dest.exists() and any(dest.iterdir()):
+        raise click.UsageError(f"{dest} exists and is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in compiler.scaffold(name, dest):
+        click.echo(f"created {path}")

@@ -16,7 +16,7 @@ import click
 
 from ..convert import plugin_to_json
 from ..errors import SuperVMError
-from .compile import compile_command
+from .compile import compile_command, new_command
 from .logs import configure_logging
 from .state import KernelState, kernel_state
 
@@ -101,6 +101,7 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
 
 
 cli.add_command(compile_command)
+cli.add_command(new_command)
 
 
 @cli.group("bench", cls=PluginGroup, plugin_group="bench")
