@@ -1,18 +1,22 @@
 # Everything installs into .venv/ at the repo root. uv itself is bootstrapped into .tools/.
+# requirements.lock pins every third-party package (exported from the workspace's uv lock by
+# `make lock`); the kernel and the plugins are installed editable on top, without dependencies.
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/uv/bin/uv
 VENV := .venv
-export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_LINK_MODE := copy
+LOCAL_PACKAGES := kernel $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench lock clean
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
 
-$(VENV)/.installed: $(UV) uv.lock pyproject.toml kernel/pyproject.toml $(wildcard plugins/*/pyproject.toml)
-	$(UV) sync --frozen --all-packages --python $(PYTHON)
+$(VENV)/.installed: $(UV) requirements.lock kernel/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(VENV)/bin/python requirements.lock
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps $(addprefix -e ,$(LOCAL_PACKAGES))
 	touch $@
 
 # The contract toolchain (AssemblyScript, solc-js, binaryen, OpenZeppelin) from package-lock.json.
@@ -41,6 +45,11 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy
+
+# Re-resolve after changing a dependency: writes requirements.lock (uv.lock stays local).
+lock: $(UV)
+	$(UV) lock
+	$(UV) export --quiet --format requirements-txt --all-packages --no-emit-workspace --no-hashes --no-header --output-file requirements.lock
 
 clean:
 	rm -rf $(VENV) .tools node_modules
