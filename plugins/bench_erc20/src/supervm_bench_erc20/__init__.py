@@ -1,0 +1,1 @@
+"""supervm bench erc20."""
