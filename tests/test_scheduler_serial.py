@@ -118,6 +118,10 @@ class ScriptVM(ExecutionBackend):
         if not self.accepts(code):
             raise ModuleError(f"not a script: {code[:16]!r}")
 
+    def exports(self, code: bytes) -> frozenset[str]:
+        self.validate(code)
+        return frozenset({"call", "deploy"})
+
     def execute(
         self,
         code: bytes,

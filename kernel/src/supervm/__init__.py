@@ -1,13 +1,18 @@
 """SuperVM: a WASM-first smart-contract VM kernel with pluggable storage, VMs and schedulers."""
 
+from .artifacts import ArtifactError, load_artifact, save_artifact
+from .compilers import Artifact, Compiler, CompilerInfo, CompileSettings
+from .contracts import CallOutcome, Contract, Deployment, create_address
 from .errors import (
     CallError,
+    CompileError,
     DuplicateNameError,
     ModuleError,
     PluginError,
     StorageError,
     StorageFullError,
     SuperVMError,
+    ToolchainError,
     UnknownImplementationError,
 )
 from .execution import execute_with_snapshot
@@ -37,6 +42,19 @@ from .plugins import PluginInfo, PluginLoadWarning, Selection
 from .storage import StateOverlay, Storage, StorageSettings
 
 __all__ = [
+    "Artifact",
+    "ArtifactError",
+    "CallOutcome",
+    "CompileError",
+    "CompileSettings",
+    "Compiler",
+    "CompilerInfo",
+    "Contract",
+    "Deployment",
+    "ToolchainError",
+    "create_address",
+    "load_artifact",
+    "save_artifact",
     "HOST_MODULE",
     "BlockProposal",
     "BlockResult",

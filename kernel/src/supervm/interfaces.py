@@ -49,6 +49,10 @@ class ExecutionBackend(abc.ABC):
         """Check ``code`` loads (imports known, limits respected); raise ModuleError if not."""
 
     @abc.abstractmethod
+    def exports(self, code: bytes) -> frozenset[str]:
+        """The entry points ``code`` exports (raises ModuleError for bad code)."""
+
+    @abc.abstractmethod
     def execute(
         self,
         code: bytes,

@@ -15,6 +15,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import attrs
+
+from .contracts import (
+    DEPLOY_ENTRY,
+    Deployment,
+    code_at,
+    create_address,
+    deployment_context,
+    get_nonce,
+    set_nonce,
+)
 from .errors import CallError, ModuleError, UnknownImplementationError
 from .execution import execute_with_snapshot
 from .host import HostFunction
@@ -46,6 +57,7 @@ from .registry import (
     StorageRegistry,
     VMRegistry,
 )
+from .state_keys import code_key
 from .storage import StateOverlay, Storage, StorageSettings
 
 T = TypeVar("T")
@@ -201,6 +213,64 @@ class Kernel:
         result = backend.execute(
             code, overlay, context or ExecutionContext(), entry=entry, args=args, input=input
         )
+        if not isinstance(state, StateOverlay) and result.ok:
+            overlay.commit()
+        return result
+
+    def deploy(
+        self,
+        code: bytes,
+        state: Storage | StateOverlay,
+        context: ExecutionContext,
+        *,
+        input: bytes = b"",
+        vm: str | None = None,
+    ) -> Deployment:
+        """Deploy ``code`` from ``context.caller`` at its ``CREATE`` address.
+
+        The code's ``deploy`` export, if any, runs once with ``input`` (the ABI-encoded
+        constructor arguments). On success the code is stored and the deployer's nonce bumped
+        (committed to ``state`` if it is a :class:`Storage`); on failure nothing changes.
+        """
+        overlay = state if isinstance(state, StateOverlay) else StateOverlay(state)
+        backend = self.vm(vm)
+        has_deploy = DEPLOY_ENTRY in backend.exports(code)  # also validates the code
+        deployer = context.caller
+        nonce = get_nonce(overlay, deployer)
+        address = create_address(deployer, nonce)
+        if overlay.get(code_key(address)) is not None:
+            raise CallError(f"a contract is already deployed at 0x{address.hex()}")
+        ctx = deployment_context(context, address)
+
+        def run(s: StateOverlay) -> ExecutionResult:
+            result = ExecutionResult()
+            if has_deploy:
+                result = backend.execute(code, s, ctx, entry=DEPLOY_ENTRY, input=input)
+            if result.ok:
+                s.set(code_key(address), bytes(code))
+                set_nonce(s, deployer, nonce + 1)
+            return result
+
+        result = execute_with_snapshot(overlay, run)
+        if not isinstance(state, StateOverlay) and result.ok:
+            overlay.commit()
+        return Deployment(address, result)
+
+    def call(
+        self,
+        address: bytes,
+        state: Storage | StateOverlay,
+        context: ExecutionContext,
+        *,
+        input: bytes = b"",
+        entry: str = "call",
+        vm: str | None = None,
+    ) -> ExecutionResult:
+        """Call the contract deployed at ``address`` (committing on success, as ``execute``)."""
+        overlay = state if isinstance(state, StateOverlay) else StateOverlay(state)
+        code = code_at(overlay, address)
+        ctx = attrs.evolve(context, address=address)
+        result = self.execute(code, overlay, ctx, entry=entry, input=input, vm=vm)
         if not isinstance(state, StateOverlay) and result.ok:
             overlay.commit()
         return result

@@ -25,3 +25,19 @@ def split_storage_key(state_key: bytes) -> tuple[bytes, bytes]:
     if not state_key.startswith(STORAGE_PREFIX) or len(state_key) < 21:
         raise ValueError("not a contract storage key")
     return state_key[1:21], state_key[21:]
+
+
+#: Prefix of deployed code: ``CODE_PREFIX + address``.
+CODE_PREFIX = b"\x02"
+#: Prefix of account nonces: ``NONCE_PREFIX + address`` -> 8-byte big-endian nonce.
+NONCE_PREFIX = b"\x03"
+
+
+def code_key(address: bytes) -> bytes:
+    """The world-state key of the code deployed at ``address``."""
+    return CODE_PREFIX + address
+
+
+def nonce_key(address: bytes) -> bytes:
+    """The world-state key of the nonce of ``address``."""
+    return NONCE_PREFIX + address

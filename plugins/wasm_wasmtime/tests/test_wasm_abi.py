@@ -231,8 +231,10 @@ def test_input_len_and_read_input(run, data: bytes) -> None:
 
 
 def test_set_return_replaces_earlier_return_data(run) -> None:
-    code = CONTEXT.replace('(memory (export "memory") 1)', '(memory (export "memory") 1)\n'
-                           '  (data (i32.const 0) "abcd")')
+    code = CONTEXT.replace(
+        '(memory (export "memory") 1)',
+        '(memory (export "memory") 1)\n  (data (i32.const 0) "abcd")',
+    )
     assert run(code, "set_return_twice").return_data == b"ab"
 
 

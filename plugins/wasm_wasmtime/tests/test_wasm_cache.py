@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 from supervm import ExecutionContext, ModuleError, StateOverlay
 
-ADD = '(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))'
-SUB = '(module (func (export "sub") (param i32 i32) (result i32) (i32.sub (local.get 0) (local.get 1))))'
+ADD = (
+    '(module (func (export "add") (param i32 i32) (result i32)'
+    " (i32.add (local.get 0) (local.get 1))))"
+)
+SUB = (
+    '(module (func (export "sub") (param i32 i32) (result i32)'
+    " (i32.sub (local.get 0) (local.get 1))))"
+)
 
 
 def call(backend, storage, code: bytes, entry: str = "add", args=(2, 3)):
@@ -143,15 +149,13 @@ def test_unwritable_cache_dir_only_warns(make_backend, storage, wat, tmp_path, c
 def test_invalid_modules_are_not_cached_as_loaded(backend, wat) -> None:
     code = wat('(module (import "supervm" "nope" (func)))')
     for _ in range(2):
-        with pytest.raises(ModuleError, match="supervm.nope"):
+        with pytest.raises(ModuleError, match=r"supervm\.nope"):
             backend.validate(code)
 
 
 def test_evicted_modules_are_reloaded(backend, storage, wat, monkeypatch) -> None:
     monkeypatch.setattr(backend.modules, "_max_entries", 2)
-    codes = [
-        wat(f'(module (func (export "id") (result i32) (i32.const {i})))') for i in range(4)
-    ]
+    codes = [wat(f'(module (func (export "id") (result i32) (i32.const {i})))') for i in range(4)]
     for _ in range(3):
         for i, code in enumerate(codes):
             assert call(backend, storage, code, "id", ()).value == i

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from supervm.cli.main import cli
 
-ADD = '(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))'
+ADD = (
+    '(module (func (export "add") (param i32 i32) (result i32)'
+    " (i32.add (local.get 0) (local.get 1))))"
+)
 CONTEXT = """
 (module
   (import "supervm" "block_number" (func $bn (result i64)))
@@ -28,7 +32,9 @@ CONTEXT = """
   (func (export "block_number") (result i64) (call $bn))
   (func (export "timestamp") (result i64) (call $ts))
   (func (export "who")
-    (call $caller (i32.const 0)) (call $self (i32.const 20)) (call $ret (i32.const 0) (i32.const 40)))
+    (call $caller (i32.const 0))
+    (call $self (i32.const 20))
+    (call $ret (i32.const 0) (i32.const 40)))
   (func (export "echo")
     (call $rin (i32.const 100))
     (drop (call $emit (i32.const 100) (call $ilen)))
@@ -73,7 +79,7 @@ def supervm(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def one_json_line(text: str) -> dict:
+def one_json_line(text: str) -> Any:
     lines = text.splitlines()
     assert len(lines) == 1, text
     return json.loads(lines[0])
@@ -131,7 +137,9 @@ def test_wasm_run_context_options(module) -> None:
 
 def test_wasm_run_input_events_and_text_output(module) -> None:
     path = module(CONTEXT)
-    data = one_json_line(invoke("wasm", "run", path, "--call", "echo", "--input", "0xcafe", "--json").stdout)
+    data = one_json_line(
+        invoke("wasm", "run", path, "--call", "echo", "--input", "0xcafe", "--json").stdout
+    )
     assert data["return_data"] == "0xcafe"
     assert data["events"] == ["0xcafe"]
     text = invoke("wasm", "run", path, "--call", "echo", "--input", "cafe")
@@ -203,6 +211,7 @@ def test_wasm_run_missing_module_file(tmp_path: Path) -> None:
         (ADD, "add.wat", ["--call", "add", "1"], "takes 2 argument(s)"),
         (TRAP, "trap.wat", ["--call", "call"], "trap: unreachable instruction executed"),
     ],
+    ids=["not-wasm", "bad-wat", "unknown-import", "missing-export", "arg-count", "trap"],
 )
 def test_console_script_errors_are_one_line_without_traceback(
     module, text: str, name: str, args: list[str], message: str
@@ -286,7 +295,7 @@ def test_demo_once() -> None:
 def test_plugins_json_lists_the_wasm_plugin() -> None:
     result = invoke("plugins", "--json")
     assert result.exit_code == 0, result.output
-    plugins = {p["name"]: p for p in one_json_line(result.stdout) and json.loads(result.stdout)}
+    plugins = {p["name"]: p for p in one_json_line(result.stdout)}
     wasm = plugins["wasm_wasmtime"]
     assert wasm["enabled"] is True
     assert wasm["error"] is None
@@ -311,7 +320,9 @@ def test_bench_wasm_call_json() -> None:
     data = one_json_line(result.stdout)
     assert set(data) == {"calls_per_s", "baseline_calls_per_s", "ratio"}
     assert data["calls_per_s"] > 0 and data["baseline_calls_per_s"] > 0
-    assert data["ratio"] == pytest.approx(data["calls_per_s"] / data["baseline_calls_per_s"], rel=0.02)
+    assert data["ratio"] == pytest.approx(
+        data["calls_per_s"] / data["baseline_calls_per_s"], rel=0.02
+    )
 
 
 def test_bench_wasm_call_rejects_non_positive_counts() -> None:

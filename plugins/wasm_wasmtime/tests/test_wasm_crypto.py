@@ -165,7 +165,9 @@ def test_verify_ed25519_malformed_signature_is_not_valid(call) -> None:
 
 # -- secp256k1 ---------------------------------------------------------------------------------
 
-K1 = coincurve.PrivateKey(bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"))
+K1 = coincurve.PrivateKey(
+    bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+)
 
 
 def _compact(key: coincurve.PrivateKey, msg_hash: bytes) -> bytes:

@@ -102,7 +102,9 @@ def test_out_of_gas_in_a_wasm_loop(run, storage, committed) -> None:
     storage.set(storage_key(CONTRACT, b"key"), b"old")
     before = committed()
     limit = 100_000
-    result = run(GAS, "write_then_loop", context=ExecutionContext(address=CONTRACT, gas_limit=limit))
+    result = run(
+        GAS, "write_then_loop", context=ExecutionContext(address=CONTRACT, gas_limit=limit)
+    )
     assert result.error is not None
     assert result.error.kind is ErrorKind.OUT_OF_GAS
     assert str(limit) in result.error.message

@@ -117,7 +117,9 @@ def test_nested_snapshots(exe, code, storage) -> None:
 
 
 def test_call_inside_a_snapshot_sees_buffered_writes(exe, wat, storage) -> None:
-    counter = wat(resources.files("supervm_wasm_wasmtime").joinpath("demo", "counter.wat").read_text())
+    counter = wat(
+        resources.files("supervm_wasm_wasmtime").joinpath("demo", "counter.wat").read_text()
+    )
     overlay = StateOverlay(storage)
     assert exe(counter, overlay, "increment").value == 1
     overlay.snapshot()
@@ -260,7 +262,7 @@ def test_tables_do_not_leak_between_calls(run) -> None:
 
 def test_nothing_leaks_after_a_trap(run) -> None:
     code = FRESH.replace(
-        '(elem declare func $one))',
+        "(elem declare func $one))",
         '(elem declare func $one)\n  (func (export "bump_then_trap") (drop (call 1)) unreachable))',
     )
     run(code, "swap", [100])
@@ -312,7 +314,9 @@ def test_many_modules_alternating(run, backend) -> None:
 
 
 def test_many_calls_through_kernel_execute(kernel: Kernel, wat, storage) -> None:
-    counter = wat(resources.files("supervm_wasm_wasmtime").joinpath("demo", "counter.wat").read_text())
+    counter = wat(
+        resources.files("supervm_wasm_wasmtime").joinpath("demo", "counter.wat").read_text()
+    )
     ctx = ExecutionContext(address=CONTRACT)
     overlay = StateOverlay(storage)
     for i in range(1, 301):

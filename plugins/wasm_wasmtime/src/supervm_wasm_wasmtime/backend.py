@@ -141,6 +141,10 @@ class WasmtimeBackend(ExecutionBackend):
         """Load ``code``, raising :class:`~supervm.ModuleError` if it is not acceptable."""
         self.modules.get(code)
 
+    def exports(self, code: bytes) -> frozenset[str]:
+        """The functions ``code`` exports."""
+        return frozenset(self.modules.get(code).exports)
+
     def execute(
         self,
         code: bytes,

@@ -6,14 +6,35 @@ import json
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 import wasmtime
-from supervm import ExecutionContext, ExecutionResult, Kernel, ModuleError, StateOverlay
+from supervm import (
+    Artifact,
+    ExecutionContext,
+    ExecutionResult,
+    Kernel,
+    ModuleError,
+    StateOverlay,
+    load_artifact,
+)
+from supervm import abi as ethabi
 from supervm.cli.state import kernel_state
+from supervm.contracts import decode_outcome
 from supervm.convert import result_to_json
 from supervm.model import DEFAULT_GAS_LIMIT
-from supervm.storage import StorageSettings
+from supervm.storage import Storage, StorageSettings
+
+
+def load_code(path: Path) -> tuple[bytes, Artifact | None]:
+    """The code in ``path`` and, for an artifact ``.json``, the artifact (with its ABI)."""
+    if path.suffix == ".json":
+        artifact = load_artifact(path)
+        if artifact.kind != "wasm":
+            raise ModuleError(f"{path}: a {artifact.kind} artifact cannot run on the WASM backend")
+        return artifact.bytecode, artifact
+    return load_module(path), None
 
 
 def load_module(path: Path) -> bytes:
@@ -73,7 +94,13 @@ def wasm_group() -> None:
 @wasm_group.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("args", nargs=-1)
-@click.option("--call", "export", required=True, metavar="EXPORT", help="Export to call.")
+@click.option(
+    "--call", "export", metavar="EXPORT", help="Export to call (default with --fn: call)."
+)
+@click.option("--fn", "fn_name", metavar="NAME", help="ABI function to call (artifacts only).")
+@click.option(
+    "--args", "abi_args", is_flag=True, help="The ARGS that follow are --fn's ABI arguments."
+)
 @click.option("--input", "input_hex", default="", metavar="HEX", help="Call data, as hex.")
 @click.option("--storage", default="memory", show_default=True, help="Storage backend.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data dir.")
@@ -88,7 +115,9 @@ def run_command(
     ctx: click.Context,
     module: Path,
     args: tuple[str, ...],
-    export: str,
+    export: str | None,
+    fn_name: str | None,
+    abi_args: bool,
     input_hex: str,
     storage: str,
     data_dir: Path | None,
@@ -99,29 +128,126 @@ def run_command(
     address: str,
     as_json: bool,
 ) -> None:
-    """Call EXPORT of MODULE (.wasm or .wat) with integer ARGS.
+    """Call EXPORT of MODULE (.wasm, .wat or an artifact .json) with integer ARGS.
 
-    Successful calls commit their writes; with --storage lmdb --data-dir DIR they persist.
+    With an artifact, --fn NAME --args A B ... calls an ABI function: the calldata is encoded
+    from the ABI and the return data, logs and revert reason are decoded. Successful calls
+    commit their writes; with --storage lmdb --data-dir DIR they persist.
     """
     kernel: Kernel = kernel_state(ctx).kernel
-    int_args = [_int(a) for a in args]
-    context = ExecutionContext(
-        block_number=block_number,
+    context = _context(caller, address, block_number, timestamp, gas)
+    call_input = _hex(input_hex, "--input")
+    code, artifact = load_code(module)
+    fn = None
+    if fn_name is not None:
+        if artifact is None:
+            raise click.UsageError("--fn needs an artifact (.json) that carries an ABI")
+        fn = ethabi.find_function(artifact.abi, fn_name, len(args))
+        call_input = ethabi.selector(fn) + ethabi.encode_arguments(fn.get("inputs", ()), args)
+        int_args: list[int] = []
+        export = export or "call"
+    else:
+        if abi_args:
+            raise click.UsageError("--args goes with --fn")
+        if export is None:
+            raise click.UsageError("give --call EXPORT (or --fn NAME with an artifact)")
+        int_args = [_int(a) for a in args]
+    with _storage(kernel, storage, data_dir) as store:
+        result = kernel.execute(code, store, context, entry=export, args=int_args, input=call_input)
+    data = result_to_json(result)
+    lines = describe(result)
+    if artifact is not None:
+        outcome = decode_outcome(artifact.abi, fn or {}, result)
+        data["decoded"] = {
+            "values": list(outcome.values),
+            "events": [{"event": name, "args": dict(a)} for name, a in outcome.events],
+            "revert_reason": outcome.revert_reason,
+        }
+        lines += [f"returns: {', '.join(map(str, outcome.values))}"] if outcome.values else []
+        lines += [
+            f"{name}({', '.join(f'{k}={v}' for k, v in a.items())})" for name, a in outcome.events
+        ]
+        if outcome.revert_reason:
+            lines.append(f"revert reason: {outcome.revert_reason}")
+    _report(ctx, result, data, lines, as_json)
+
+
+@wasm_group.command("deploy", context_settings={"ignore_unknown_options": True})
+@click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("args", nargs=-1)
+@click.option("--storage", default="memory", show_default=True, help="Storage backend.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data dir.")
+@click.option("--block-number", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--timestamp", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--gas", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(min=0))
+@click.option("--caller", default="00" * 20, metavar="HEX", help="Deployer address (20 bytes).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
+@click.pass_context
+def deploy_command(
+    ctx: click.Context,
+    module: Path,
+    args: tuple[str, ...],
+    storage: str,
+    data_dir: Path | None,
+    block_number: int,
+    timestamp: int,
+    gas: int,
+    caller: str,
+    as_json: bool,
+) -> None:
+    """Deploy MODULE (.wasm, .wat or artifact .json) with constructor ARGS; print its address.
+
+    The address is Ethereum's CREATE address of the deployer (--caller) and its nonce. The
+    module's optional `deploy` export runs once with the ABI-encoded constructor arguments.
+    """
+    kernel: Kernel = kernel_state(ctx).kernel
+    context = _context(caller, "00" * 20, block_number, timestamp, gas)
+    code, artifact = load_code(module)
+    constructor_input = b""
+    if artifact is not None:
+        ctor = ethabi.constructor(artifact.abi)
+        constructor_input = ethabi.encode_arguments(ctor.get("inputs", ()) if ctor else (), args)
+    elif args:
+        raise click.UsageError("constructor arguments need an artifact (.json) with an ABI")
+    with _storage(kernel, storage, data_dir) as store:
+        deployment = kernel.deploy(code, store, context, input=constructor_input)
+    result = deployment.result
+    data = {"address": "0x" + deployment.address.hex(), **result_to_json(result)}
+    lines = [f"address: 0x{deployment.address.hex()}", *describe(result)]
+    if artifact is not None and not result.ok:
+        reason = ethabi.decode_revert(result.return_data, artifact.abi)
+        if reason:
+            lines.append(f"revert reason: {reason}")
+    _report(ctx, result, data, lines, as_json)
+
+
+def _context(caller: str, address: str, block: int, timestamp: int, gas: int) -> ExecutionContext:
+    return ExecutionContext(
+        block_number=block,
         timestamp=timestamp,
         caller=_hex(caller, "--caller", 20),
         address=_hex(address, "--address", 20),
         gas_limit=gas,
     )
-    call_input = _hex(input_hex, "--input")
-    if storage == "lmdb" and data_dir is None:
+
+
+def _storage(kernel: Kernel, name: str, data_dir: Path | None) -> Storage:
+    if name == "lmdb" and data_dir is None:
         raise click.UsageError("--storage lmdb needs --data-dir DIR")
-    code = load_module(module)
-    with kernel.open_storage(storage, StorageSettings(data_dir=data_dir)) as store:
-        result = kernel.execute(code, store, context, entry=export, args=int_args, input=call_input)
+    return kernel.open_storage(name, StorageSettings(data_dir=data_dir))
+
+
+def _report(
+    ctx: click.Context,
+    result: ExecutionResult,
+    data: dict[str, Any],
+    lines: list[str],
+    as_json: bool,
+) -> None:
     if as_json:
-        click.echo(json.dumps(result_to_json(result)))
+        click.echo(json.dumps(data))
     else:
-        for line in describe(result):
+        for line in lines:
             click.echo(line)
     if result.error is not None:
         if not as_json:
