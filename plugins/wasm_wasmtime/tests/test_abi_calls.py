@@ -1,4 +1,4 @@
-"""Artifacts and ABI calls: deploy, transact, query, logs and revert reasons, from Python and the CLI."""
+"""Artifacts and ABI calls: deploy, transact, query, logs and revert reasons."""
 
 from __future__ import annotations
 
