@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import wasmtime
 from click.testing import CliRunner
-
 from supervm import (
     Artifact,
     CompilerInfo,
@@ -109,7 +108,7 @@ def test_revert_reason_is_decoded(kernel: Kernel, artifact: Artifact) -> None:
 def test_abi_errors_name_the_problem(kernel: Kernel, artifact: Artifact) -> None:
     contract = Contract(kernel, artifact, kernel.open_storage("memory"))
     assert contract.deploy(ExecutionContext(caller=ALICE), 1).ok
-    with pytest.raises(AbiError, match="no function 'nope'.*retrieve\\(\\)"):
+    with pytest.raises(AbiError, match=r"no function 'nope'.*retrieve\(\)"):
         contract.call("nope")
     with pytest.raises(AbiError, match="expected 1 argument"):
         contract.transact("store", caller=ALICE)
@@ -134,8 +133,9 @@ def test_cli_deploy_then_run_abi_calls_persist(
     address = json.loads(out)["address"]
     assert address == "0x" + create_address(ALICE, 0).hex()
 
+    lmdb = ["--storage", "lmdb", "--data-dir", data]
     code, out = _cli(kernel, "wasm", "run", str(path), "--fn", "store", "--args", "77",
-                     "--address", address, "--storage", "lmdb", "--data-dir", data, "--json")  # fmt: skip
+                     "--address", address, *lmdb, "--json")  # fmt: skip
     assert code == 0, out
     stored = json.loads(out)
     assert stored["ok"] is True
