@@ -7,13 +7,20 @@ name through the matching ``supervm_register_*`` hook (see :mod:`supervm.hookspe
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from .host import HostFunction
 from .model import BlockResult, Call, ExecutionContext, ExecutionResult
 from .storage import StateOverlay, Storage, StorageSettings
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (0 < value < math.inf):
+        raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
 
 
 @attrs.frozen
@@ -28,10 +35,10 @@ class VMSettings:
     :param options: backend-specific options.
     """
 
-    max_memory: int = 16 * 1024 * 1024
-    max_code_size: int = 4 * 1024 * 1024
-    max_stack: int = 512 * 1024
-    timeout: float = 10.0
+    max_memory: int = attrs.field(default=16 * 1024 * 1024, validator=_positive)
+    max_code_size: int = attrs.field(default=4 * 1024 * 1024, validator=_positive)
+    max_stack: int = attrs.field(default=512 * 1024, validator=_positive)
+    timeout: float = attrs.field(default=10.0, validator=_positive)
     cache_dir: str | None = None
     # Excluded from the hash (a dict is unhashable) so settings can key Kernel.vm's cache.
     options: Mapping[str, str] = attrs.field(factory=dict, hash=False)

@@ -9,10 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi import decode, encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi import decode
+from eth_utils import to_checksum_address
 from pyrevm import EVM
+from supervm.abi import (
+    canonical_type,
+    constructor,
+    decode_log,
+    decode_output,
+    decode_revert,
+    encode_arguments,
+    encode_call,
+    find_function,
+    selector,
+)
 from supervm.compilers import Artifact, CompileSettings
+from supervm.model import Log
 from supervm_compiler_solidity import SolidityCompiler
 
 REPO = Path(__file__).resolve().parents[3]
@@ -28,82 +40,60 @@ ZERO = to_checksum_address("0x" + "00" * 20)
 SUPPLY = 1_000_000 * 10**18
 
 
-def _type(param: Mapping[str, Any]) -> str:
-    """The canonical ABI type of a parameter, tuples spelled out."""
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[len("tuple") :]
-    return kind
-
-
-def _types(params: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [_type(p) for p in params]
-
-
-def signature(item: Mapping[str, Any]) -> str:
-    """``name(type,...)`` of an ABI function, event or error."""
-    return f"{item['name']}({','.join(_types(item.get('inputs', ())))})"
-
-
 class Reverted(Exception):
-    """A call reverted: ``error`` names the ABI's custom error (``None`` if unknown), ``fields``
-    holds its decoded arguments and ``data`` the raw revert data."""
+    """A call reverted: ``reason`` is the kernel's readable decoding (``Name(arg, ...)`` for a
+    custom error of the ABI), ``error`` the custom error's name and ``fields`` its arguments."""
 
-    def __init__(self, data: bytes, error: str | None, fields: dict[str, Any]) -> None:
-        super().__init__(f"{error}{fields}" if error else f"revert 0x{data.hex()}")
+    def __init__(self, data: bytes, abi: Sequence[Mapping[str, Any]]) -> None:
         self.data = data
-        self.error = error
-        self.fields = fields
+        self.reason = decode_revert(data, abi)
+        super().__init__(self.reason or f"revert 0x{data.hex()}")
+        item = next((i for i in abi if i["type"] == "error" and selector(i) == data[:4]), None)
+        self.error = None if item is None else str(item["name"])
+        self.fields: dict[str, Any] = {}
+        if item is not None:
+            names = [p["name"] for p in item["inputs"]]
+            values = decode([canonical_type(p) for p in item["inputs"]], data[4:])
+            self.fields = dict(zip(names, values, strict=True))
 
 
 class Contract:
-    """A deployed contract on a pyrevm EVM, called by ABI name."""
+    """A deployed contract on a pyrevm EVM, called by ABI name through :mod:`supervm.abi`."""
 
     def __init__(self, evm: EVM, address: str, abi: Sequence[Mapping[str, Any]]) -> None:
         self.evm = evm
         self.address = address
         self.abi = abi
-        self.functions = {i["name"]: i for i in abi if i["type"] == "function"}
-        self.events = {keccak(text=signature(i)): i for i in abi if i["type"] == "event"}
-        self.errors = {keccak(text=signature(i))[:4]: i for i in abi if i["type"] == "error"}
 
     def call(self, name: str, *args: Any, sender: str = DEPLOYER) -> Any:
         """Call function ``name`` (committing its effects); one output is returned bare."""
-        item = self.functions[name]
-        data = keccak(text=signature(item))[:4] + encode(_types(item["inputs"]), list(args))
+        data = encode_call(self.abi, name, args)
         try:
             out = self.evm.message_call(sender, self.address, data)
         except RuntimeError as exc:
-            raise self.revert_error(exc) from None
-        values = decode(_types(item["outputs"]), out)
+            # pyrevm reports a revert as RuntimeError("Revert { gas_used: .., output: 0x.. }")
+            match = re.search(r"Revert \{.*output: 0x([0-9a-fA-F]*)", str(exc))
+            if match is None:
+                raise
+            raise Reverted(bytes.fromhex(match[1]), self.abi) from None
+        values = decode_output(find_function(self.abi, name, len(args)), bytes(out))
         return values[0] if len(values) == 1 else values
-
-    def revert_error(self, exc: RuntimeError) -> Reverted:
-        """Decode pyrevm's ``Revert { gas_used: .., output: 0x.. }`` with the ABI's errors."""
-        match = re.search(r"Revert \{.*output: 0x([0-9a-fA-F]*)", str(exc))
-        if match is None:
-            raise exc
-        data = bytes.fromhex(match[1])
-        item = self.errors.get(data[:4])
-        if item is None:
-            return Reverted(data, None, {})
-        values = decode(_types(item["inputs"]), data[4:])
-        return Reverted(data, item["name"], dict(zip([i["name"] for i in item["inputs"]], values)))
 
     def logs(self) -> list[tuple[str, dict[str, Any]]]:
         """The events the last call emitted, decoded: ``[(name, {arg: value})]``."""
         decoded = []
         for log in self.evm.result.logs:
             topics, data = log.data
-            item = self.events[bytes(topics[0])]
-            indexed = [i for i in item["inputs"] if i["indexed"]]
-            plain = [i for i in item["inputs"] if not i["indexed"]]
-            values = {
-                p["name"]: decode([_type(p)], bytes(t))[0]
-                for p, t in zip(indexed, topics[1:], strict=True)
-            }
-            values.update(zip([p["name"] for p in plain], decode(_types(plain), data)))
-            decoded.append((item["name"], values))
+            item = decode_log(
+                self.abi,
+                Log(
+                    address=bytes.fromhex(log.address[2:]),
+                    topics=tuple(bytes(t) for t in topics),
+                    data=bytes(data),
+                ),
+            )
+            assert item is not None, f"log matches no event of the ABI: {log.topics}"
+            decoded.append((item.event, dict(item.args)))
         return decoded
 
 
@@ -141,8 +131,9 @@ def deploy() -> Deploy:
 
     def deploy_(artifact: Artifact, *args: Any, sender: str = DEPLOYER) -> Contract:
         evm = EVM(spec_id="CANCUN")
-        ctor = next((i for i in artifact.abi if i["type"] == "constructor"), {"inputs": []})
-        address = evm.deploy(sender, artifact.bytecode + encode(_types(ctor["inputs"]), args))
+        ctor = constructor(artifact.abi)
+        ctor_args = encode_arguments(ctor["inputs"], args) if ctor else b""
+        address = evm.deploy(sender, artifact.bytecode + ctor_args)
         return Contract(evm, address, artifact.abi)
 
     return deploy_

@@ -36,7 +36,9 @@ def test_deployment_mints_the_supply_to_the_deployer(token: Any) -> None:
 
 def test_transfer_moves_tokens_and_emits_transfer(token: Any) -> None:
     assert token.call("transfer", ALICE, 250) is True
-    assert token.logs() == [("Transfer", {"from": DEPLOYER.lower(), "to": ALICE.lower(), "value": 250})]
+    assert token.logs() == [
+        ("Transfer", {"from": DEPLOYER.lower(), "to": ALICE.lower(), "value": 250})
+    ]
     assert token.call("balanceOf", ALICE) == 250
     assert token.call("balanceOf", DEPLOYER) == SUPPLY - 250
     assert token.call("transfer", BOB, 50, sender=ALICE) is True
@@ -53,7 +55,9 @@ def test_approve_allowance_and_transfer_from(token: Any) -> None:
     assert token.call("allowance", DEPLOYER, ALICE) == 100
 
     assert token.call("transferFrom", DEPLOYER, BOB, 60, sender=ALICE) is True
-    assert token.logs() == [("Transfer", {"from": DEPLOYER.lower(), "to": BOB.lower(), "value": 60})]
+    assert token.logs() == [
+        ("Transfer", {"from": DEPLOYER.lower(), "to": BOB.lower(), "value": 60})
+    ]
     assert token.call("allowance", DEPLOYER, ALICE) == 40
     assert token.call("balanceOf", BOB) == 60
     assert token.call("balanceOf", DEPLOYER) == SUPPLY - 60
@@ -74,9 +78,8 @@ def test_transfer_beyond_the_balance_reverts_and_changes_nothing(token: Any) -> 
     assert type(reverted).__name__ == "Reverted"
     assert reverted.error == "ERC20InsufficientBalance"
     assert reverted.fields == {"sender": ALICE.lower(), "balance": 10, "needed": 11}
-    assert str(reverted) == (
-        f"ERC20InsufficientBalance{{'sender': '{ALICE.lower()}', 'balance': 10, 'needed': 11}}"
-    )
+    # the kernel's readable decoding, as `supervm` shows it
+    assert str(reverted) == f"ERC20InsufficientBalance({ALICE.lower()}, 10, 11)"
     assert token.evm.result.logs == []
     assert {who: token.call("balanceOf", who) for who in (DEPLOYER, ALICE, BOB)} == before
     assert token.call("totalSupply") == SUPPLY

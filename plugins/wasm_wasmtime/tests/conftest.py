@@ -6,7 +6,6 @@ Every test gets ``SUPERVM_CACHE_DIR`` pointed at its own temporary directory, so
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,19 +30,6 @@ def _private_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SUPERVM_CACHE_DIR", str(cache))
     monkeypatch.delenv("SUPERVM_PLUGINS", raising=False)
     return cache
-
-
-@pytest.fixture(autouse=True)
-def _free_engines() -> Iterator[None]:
-    """Collect closed backends after each test.
-
-    A closed backend is only freed by the cycle collector (see
-    test_wasm_lifecycle.py::test_closed_backend_is_freed_without_the_cycle_collector), and each
-    holds a pooled engine of several hundred memory mappings: without this, a few hundred
-    backends exhaust ``vm.max_map_count`` and wasmtime aborts the process.
-    """
-    yield
-    gc.collect()
 
 
 @pytest.fixture

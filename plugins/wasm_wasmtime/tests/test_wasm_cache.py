@@ -82,15 +82,7 @@ def test_disk_cache_is_keyed_by_engine_settings(make_backend, storage, wat, tmp_
         "garbage",
         "truncated",
         "empty",
-        pytest.param(
-            "flipped",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="cache files carry no checksum: a flipped byte in the body of a .cwasm "
-                "file is handed to wasmtime.Module.deserialize (unsafe: it trusts its input) "
-                "and loaded as if it were good",
-            ),
-        ),
+        "flipped",
     ],
 )
 def test_corrupted_cache_file_is_ignored_and_replaced(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from importlib import resources
 
 import pytest
+import wasmtime
 from supervm import CallError, ErrorKind, ExecutionContext, ModuleError, StateOverlay
 from supervm.state_keys import storage_key
 from supervm_wasm_wasmtime import abi
@@ -416,11 +417,6 @@ def test_host_call_with_memory_under_another_name(run) -> None:
     failed(run(code), ErrorKind.HOST, "supervm.set_return", "'memory'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend._run only attaches memory when its declared minimum is non-zero: a module "
-    "exporting `(memory 0)` and growing it cannot use any pointer-taking host function",
-)
 def test_host_call_with_memory_that_starts_empty_and_grows(run) -> None:
     code = """(module (import "supervm" "set_return" (func $ret (param i32 i32)))
                 (memory (export "memory") 0)
@@ -433,11 +429,6 @@ def test_host_call_with_memory_that_starts_empty_and_grows(run) -> None:
     assert result.return_data == b"abcd"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Frame.read's fast path indexes self.mem (None) for a zero-length access when there "
-    "is no attached memory: the error is 'TypeError: NoneType object is not subscriptable'",
-)
 def test_zero_length_host_access_without_memory_is_not_a_type_error(run) -> None:
     code = """(module (import "supervm" "set_return" (func $ret (param i32 i32)))
                 (func (export "call") (call $ret (i32.const 0) (i32.const 0))))"""
@@ -492,41 +483,42 @@ def test_oversized_log_data(run) -> None:
 # -- start functions ---------------------------------------------------------------------------
 
 
-def test_trap_in_a_start_function(run) -> None:
-    code = f"""(module {SET} (memory (export "memory") 1)
-                 (func $start unreachable) (start $start) (func (export "call")))"""
-    failed(run(code), ErrorKind.TRAP, "unreachable")
+def test_start_function_is_rejected_naming_the_fix(backend, ctx) -> None:
+    code = wasmtime.wat2wasm("""(module (func $start nop) (start $start) (func (export "call")))""")
+    with pytest.raises(ModuleError, match=r"start function.*_initialize"):
+        backend.validate(bytes(code))
 
 
-def test_start_function_runs_for_every_call(run) -> None:
+def test_initialize_runs_before_every_call(run) -> None:
     code = """(module (import "supervm" "block_number" (func $bn (result i64)))
                 (global $g (mut i64) (i64.const 0))
-                (func $start (global.set $g (i64.add (global.get $g) (call $bn))))
-                (start $start)
+                (func (export "_initialize") (global.set $g (i64.add (global.get $g) (call $bn))))
                 (func (export "get") (result i64) (global.get $g)))"""
     context = ExecutionContext(block_number=21)
     assert [run(code, "get", context=context).value for _ in range(2)] == [21, 21]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="memory is attached to the frame only after instantiation (backend._run), so a "
-    "start function's pointer-taking host call fails with \"the module exports no memory "
-    "named 'memory'\" although it does",
-)
-def test_start_function_can_use_pointer_host_functions(run, storage) -> None:
+def test_trap_in_initialize(run) -> None:
+    code = """(module (memory (export "memory") 1)
+                (func (export "_initialize") unreachable) (func (export "call")))"""
+    failed(run(code), ErrorKind.TRAP, "unreachable")
+
+
+def test_initialize_can_use_pointer_host_functions(run, storage) -> None:
     code = f"""(module {SET} (memory (export "memory") 1) (data (i32.const 0) "kv")
-                 (func $start
+                 (func (export "_initialize")
                    (drop (call $set (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1))))
-                 (start $start)
                  (func (export "call")))"""
-    try:
-        result = run(code)
-    except ModuleError as exc:  # rejecting start functions outright would be fine too
-        assert "start" in str(exc)
-        return
+    result = run(code)
     assert result.ok, result.error
+    assert result.write_set == {storage_key(CONTRACT, b"k")}
     storage.delete(storage_key(CONTRACT, b"k"))  # undo for the fixture's check
+
+
+def test_initialize_with_a_signature_is_rejected(backend) -> None:
+    code = wasmtime.wat2wasm('(module (func (export "_initialize") (param i32)))')
+    with pytest.raises(ModuleError, match="_initialize"):
+        backend.validate(bytes(code))
 
 
 # -- revert ------------------------------------------------------------------------------------
@@ -595,12 +587,6 @@ def test_timeout_discards_writes(make_backend, run) -> None:
     failed(result, ErrorKind.TIMEOUT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="raw.Session.armed_at starts at -1.0, so _run arms the epoch deadline of a new "
-    "store only when time.monotonic() + 1 > timeout: with a timeout longer than the machine's "
-    "uptime every call is interrupted at once",
-)
 def test_long_timeout_does_not_interrupt_short_calls(make_backend, run) -> None:
     patient = make_backend(timeout=1e9)
     result = run(ADD, "add", [1, 2], vm=patient)

@@ -181,11 +181,6 @@ def test_gas_left_accounts_for_host_charges(run) -> None:
     assert before - after >= abi.GAS["storage_set"] + abi.GAS["gas_left"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gas of instructions executed before a division-by-zero or out-of-bounds trap is "
-    "not charged: wasmtime's fuel counter is not written back on those traps",
-)
 @pytest.mark.parametrize(
     "trap",
     ["(drop (i32.div_u (i32.const 1) (i32.const 0)))", "(drop (i32.load (i32.const 70000)))"],

@@ -52,13 +52,6 @@ def test_backend_accepts_only_wasm(backend, wat) -> None:
     assert not backend.accepts(b"")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each generated host callback's globals hold the backend (backend.py _callback: "
-    "namespace['backend'] = self, and namespace['callback'] is the function itself), and "
-    "linker._callbacks holds the callbacks: a closed backend and its pooled engine live until "
-    "the cycle collector runs",
-)
 def test_closed_backend_is_freed_without_the_cycle_collector(kernel: Kernel, storage, wat) -> None:
     gc.collect()
     gc.disable()

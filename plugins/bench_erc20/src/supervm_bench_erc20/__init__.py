@@ -1,1 +1,17 @@
-"""supervm bench erc20."""
+"""``supervm bench erc20``: ERC20 transfers on SuperVM's WASM runtime, pyrevm and py-evm.
+
+This module is the plugin; the benchmark lives in :mod:`supervm_bench_erc20.bench`.
+"""
+
+from __future__ import annotations
+
+from supervm import hookimpl
+from supervm.registry import CommandRegistry
+
+
+@hookimpl
+def supervm_register_commands(registry: CommandRegistry) -> None:
+    """Add ``supervm bench erc20``."""
+    from .cli import erc20_command
+
+    registry.add_command(erc20_command, group="bench")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,19 @@ from supervm import (
 
 from . import raw
 from .frame import Frame
-from .modules import WASM_MAGIC, ModuleCache, default_cache_dir
+from .modules import INITIALIZE, WASM_MAGIC, ModuleCache, default_cache_dir
+
+INITIALIZE_NAME = INITIALIZE.encode()
+
+
+class FrameSlot:
+    """Where host callbacks find the running call's frame."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self) -> None:
+        self.frame: Frame | None = None
+
 
 #: How often the epoch ticker advances the engine's clock, in seconds.
 EPOCH_TICK = 0.05
@@ -63,6 +76,9 @@ class WasmtimeBackend(ExecutionBackend):
 
     def __init__(self, settings: VMSettings, host_functions: Sequence[HostFunction]) -> None:
         self.settings = settings
+        # Callbacks reach the running frame through this slot, not through the backend, so the
+        # backend is not in a reference cycle with its own callbacks and is freed promptly.
+        self._slot = FrameSlot()
         self.engine = raw.pooled_engine(
             max_memory=settings.max_memory,
             max_stack=settings.max_stack,
@@ -88,7 +104,6 @@ class WasmtimeBackend(ExecutionBackend):
             max_memory=settings.max_memory,
             cache_dir=cache_dir,
         )
-        self._frame: Frame | None = None
         self._session: raw.Session | None = None
         self._views: dict[int, memoryview] = {}
         self._deadline_ticks = max(1, math.ceil(2 * settings.timeout / EPOCH_TICK)) + 1
@@ -107,7 +122,7 @@ class WasmtimeBackend(ExecutionBackend):
         store = f"a[0].{fn.results[0]} = r" if fn.results else "pass"
         source = (
             "def callback(env, caller, a, n):\n"
-            "    frame = backend._frame\n"
+            "    frame = slot.frame\n"
             "    try:\n"
             "        g = frame.host_gas + GAS\n"
             "        frame.host_gas = g\n"
@@ -121,7 +136,7 @@ class WasmtimeBackend(ExecutionBackend):
             "        return new_trap(NAME)\n"
         )
         namespace: dict[str, Any] = {
-            "backend": self,
+            "slot": self._slot,
             "impl": fn.impl,
             "GAS": fn.gas,
             "NAME": fn.qualified_name,
@@ -129,7 +144,7 @@ class WasmtimeBackend(ExecutionBackend):
             "new_trap": raw.new_trap,
         }
         exec(compile(source, f"<host function {fn.qualified_name}>", "exec"), namespace)
-        return namespace["callback"]
+        return namespace.pop("callback")
 
     # -- ExecutionBackend --------------------------------------------------------------------
 
@@ -199,13 +214,14 @@ class WasmtimeBackend(ExecutionBackend):
             session.armed_at = now
         frame.session = session
         limit = frame.gas_limit
-        outer = self._frame
-        self._frame = frame
+        slot = self._slot
+        outer = slot.frame
+        slot.frame = frame
         try:
             session.set_fuel(limit)
             err, trap = session.instantiate(loaded.pre)
             if not (err or trap):
-                if loaded.memory_min:
+                if loaded.has_memory:
                     # A fresh instance's memory has exactly its declared minimum size.
                     address = session.memory_address()
                     view = self._views.get(address)
@@ -215,10 +231,13 @@ class WasmtimeBackend(ExecutionBackend):
                         )
                     frame.mem = view
                     frame.mem_size = loaded.memory_min
-                err, trap = session.call(loaded.names[entry], buffer, len(buffer))
+                if loaded.has_initialize:
+                    err, trap = session.call(INITIALIZE_NAME, raw.raw_buffer(0), 1)
+                if not (err or trap):
+                    err, trap = session.call(loaded.names[entry], buffer, len(buffer))
             fuel_left = session.fuel()
         finally:
-            self._frame = outer
+            slot.frame = outer
         gas_used = limit - fuel_left + frame.host_gas
         state = frame.state
         if err or trap or frame.error is not None:
@@ -271,9 +290,11 @@ class WasmtimeBackend(ExecutionBackend):
         code, message = raw.describe_failure(err, trap)
         if code == "OUT_OF_FUEL":
             return _out_of_gas(limit)
+        # wasmtime does not write the fuel counter back when a trap or an interrupt unwinds,
+        # so the work done before it is unknown: like the EVM, a trap consumes the whole limit.
         if code == "INTERRUPT":
             return ExecutionResult(
-                gas_used=min(gas_used, limit),
+                gas_used=limit,
                 error=ExecutionError(
                     ErrorKind.TIMEOUT,
                     f"call exceeded the wall-clock limit of {self.settings.timeout:g} s",
@@ -282,19 +303,26 @@ class WasmtimeBackend(ExecutionBackend):
         text = _TRAP_MESSAGES.get(code or "", message.strip().splitlines()[0])
         if frame.mem is not None and session.memory_size() >= self.settings.max_memory:
             text += f" (memory is at its limit of {self.settings.max_memory} bytes)"
-        return ExecutionResult(
-            gas_used=min(gas_used, limit), error=ExecutionError(ErrorKind.TRAP, text)
-        )
+        return ExecutionResult(gas_used=limit, error=ExecutionError(ErrorKind.TRAP, text))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _start_ticker(self) -> None:
+        # The thread holds the engine weakly and stops when the backend is closed or collected.
+        engine_ref = weakref.ref(self.engine)
+        stop = self._stop
+
         def tick() -> None:
-            while not self._stop.wait(EPOCH_TICK):
-                self.engine.increment_epoch()
+            while not stop.wait(EPOCH_TICK):
+                engine = engine_ref()
+                if engine is None:
+                    return
+                engine.increment_epoch()
+                del engine
 
         self._ticker = threading.Thread(target=tick, name="supervm-wasm-epoch", daemon=True)
         self._ticker.start()
+        weakref.finalize(self, stop.set)
 
     def close(self) -> None:
         """Stop the epoch ticker and free compiled modules."""

@@ -16,6 +16,7 @@ import nacl.exceptions
 import nacl.signing
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
 from Crypto.Hash import keccak as _keccak
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from supervm import HostFunction
 
 from .frame import Frame
@@ -62,8 +63,12 @@ def verify_ed25519(frame: Frame, msg_ptr: int, msg_len: int, sig_ptr: int, pubke
     frame.charge(ED25519_BYTE_GAS * msg_len)
     message = frame.read(msg_ptr, msg_len)
     signature = frame.read(sig_ptr, 64)
+    raw_key = frame.read(pubkey_ptr, 32)
+    # libsodium reports a key that is not a curve point as a bad signature; name it malformed.
+    if not crypto_core_ed25519_is_valid_point(raw_key):
+        return MALFORMED
     try:
-        key = nacl.signing.VerifyKey(frame.read(pubkey_ptr, 32))
+        key = nacl.signing.VerifyKey(raw_key)
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         return MALFORMED
     try:

@@ -52,7 +52,8 @@ class Frame:
         self.pending_value: bytes | None = None
         self.error: BaseException | None = None
         self.mem: memoryview | None = None
-        self.mem_size = 0
+        # -1 sends every access, even an empty one, to the slow path until memory is attached.
+        self.mem_size = -1
         self._scratch: dict[str, object] | None = None
         self.storage_prefix = STORAGE_PREFIX + context.address
 

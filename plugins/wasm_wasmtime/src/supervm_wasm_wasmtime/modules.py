@@ -19,11 +19,13 @@ import attrs
 import wasmtime
 from supervm import HostFunction, ModuleError
 
-from . import raw
+from . import raw, sections
 
 log = logging.getLogger("supervm.wasm")
 
 WASM_MAGIC = b"\0asm"
+#: Export run after every instantiation, before the entry point (the WASI reactor convention).
+INITIALIZE = "_initialize"
 PAGE = 65536
 _VALTYPES = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
 
@@ -37,6 +39,8 @@ class LoadedModule:
     :param pre: the pre-linked instance template (a C handle).
     :param exports: exported functions: name -> (param types, result types).
     :param memory_min: initial size in bytes of the exported memory (0 if none).
+    :param has_memory: the module exports a memory named ``memory``.
+    :param has_initialize: the module exports ``_initialize``, run after each instantiation.
     :param buffers: argument buffers of argument-less exports, reused across calls.
     """
 
@@ -45,6 +49,8 @@ class LoadedModule:
     pre: Any
     exports: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
     memory_min: int
+    has_memory: bool = False
+    has_initialize: bool = False
     buffers: dict[str, Any] = attrs.field(factory=dict, eq=False)
     names: Mapping[str, bytes] = attrs.field(factory=dict, eq=False)
 
@@ -118,25 +124,59 @@ class ModuleCache:
                 f"module of {len(code)} bytes exceeds the code size limit of "
                 f"{self._max_code_size} bytes"
             )
+        facts = sections.scan(code)
+        if facts is not None:
+            self._check_sections(facts)
         code_hash = hashlib.sha256(code).digest()
         module = self._compile(code, code_hash)
         self._check_imports(module)
-        exports, memory_min = self._exports(module)
+        exports, memory_min, has_memory = self._exports(module)
         try:
             pre = self._linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             raise ModuleError(f"module cannot be linked: {_first_line(exc)}") from None
+        init = exports.get(INITIALIZE)
+        if init is not None and init != ((), ()):
+            raise ModuleError(f"export '{INITIALIZE}' must take and return nothing")
         names = {name: name.encode() for name in exports}
-        return LoadedModule(code_hash, module, pre, exports, memory_min, names=names)
+        return LoadedModule(
+            code_hash,
+            module,
+            pre,
+            exports,
+            memory_min,
+            has_memory=has_memory,
+            has_initialize=init is not None,
+            names=names,
+        )
+
+    def _check_sections(self, facts: sections.SectionFacts) -> None:
+        if facts.has_start:
+            raise ModuleError(
+                "module has a start function, which would run on every call; export it as "
+                f"'{INITIALIZE}' instead (asc: --exportStart {INITIALIZE}) and use 'deploy' "
+                "for one-time setup"
+            )
+        for pages in facts.memory_min_pages:
+            if pages * PAGE > self._max_memory:
+                raise ModuleError(
+                    f"module memory starts at {pages * PAGE} bytes, above the limit of "
+                    f"{self._max_memory} bytes"
+                )
 
     def _compile(self, code: bytes, code_hash: bytes) -> wasmtime.Module:
         path = self._disk / f"{code_hash.hex()}.cwasm" if self._disk else None
         if path is not None and path.exists():
             try:
-                module = wasmtime.Module.deserialize(self._engine, path.read_bytes())
+                blob = path.read_bytes()
+                # Deserialising trusts its input: only accept bytes whose digest we wrote.
+                digest, payload = blob[:32], blob[32:]
+                if len(blob) <= 32 or hashlib.sha256(payload).digest() != digest:
+                    raise ValueError("checksum mismatch")
+                module = wasmtime.Module.deserialize(self._engine, payload)
                 self.deserialized += 1
                 return module
-            except (wasmtime.WasmtimeError, OSError) as exc:
+            except (wasmtime.WasmtimeError, OSError, ValueError) as exc:
                 log.warning("ignoring unusable cached module %s: %s", path, _first_line(exc))
         try:
             module = wasmtime.Module(self._engine, code)
@@ -152,8 +192,9 @@ class ModuleCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            payload = bytes(module.serialize())
             with os.fdopen(fd, "wb") as f:
-                f.write(module.serialize())
+                f.write(hashlib.sha256(payload).digest() + payload)
             os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
         except OSError as exc:
             log.warning("could not cache compiled module in %s: %s", path.parent, exc)
@@ -180,9 +221,10 @@ class ModuleCache:
 
     def _exports(
         self, module: wasmtime.Module
-    ) -> tuple[dict[str, tuple[tuple[str, ...], tuple[str, ...]]], int]:
+    ) -> tuple[dict[str, tuple[tuple[str, ...], tuple[str, ...]]], int, bool]:
         exports: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         memory_min = 0
+        has_memory = False
         for exp in module.exports:
             ty = exp.type
             if isinstance(ty, wasmtime.FuncType):
@@ -190,13 +232,9 @@ class ModuleCache:
                 results = tuple(_valtype(t) for t in ty.results)
                 exports[exp.name] = (params, results)
             elif isinstance(ty, wasmtime.MemoryType) and exp.name == "memory":
+                has_memory = True
                 memory_min = ty.limits.min * PAGE
-                if memory_min > self._max_memory:
-                    raise ModuleError(
-                        f"module memory starts at {memory_min} bytes, above the limit of "
-                        f"{self._max_memory} bytes"
-                    )
-        return exports, memory_min
+        return exports, memory_min, has_memory
 
     def close(self) -> None:
         """Free the pre-linked instance templates."""

@@ -9,6 +9,7 @@ has one place to check; the package is pinned to one major version for that reas
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Callable
 from ctypes import POINTER, byref
 from typing import Any
@@ -179,7 +180,7 @@ class Session:
         self._b_func = byref(self.ext_func)
         self._b_mem_handle = byref(self.ext_mem.of.memory)
         self.instances = 0
-        self.armed_at = -1.0
+        self.armed_at = -math.inf  # never armed
 
     def set_fuel(self, fuel: int) -> None:
         """Give the next call ``fuel`` units of fuel."""

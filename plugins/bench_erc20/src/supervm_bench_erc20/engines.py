@@ -1,0 +1,211 @@
+"""The three ERC20 engines the benchmark drives with the same transfers.
+
+Each engine deploys the token from its artifact with the same constructor arguments, funds the
+accounts from the deployer, then executes a list of pre-built transfers. ``balance_of`` lets
+the benchmark check that all engines end in the same state.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+import attrs
+from eth_abi.abi import decode, encode
+from supervm import Artifact, Contract, ExecutionContext, Kernel, StateOverlay, VMSettings
+from supervm.abi import selector
+
+TRANSFER = selector("transfer(address,uint256)")
+BALANCE_OF = selector("balanceOf(address)")
+NAME, SYMBOL = "Bench Token", "BNCH"
+SUPPLY = 10**30
+GAS = 1_000_000
+
+
+@attrs.frozen
+class Transfer:
+    """One transfer: sender index, and the calldata every engine receives."""
+
+    sender: int
+    calldata: bytes
+
+
+def transfer_calldata(to: bytes, amount: int) -> bytes:
+    """``transfer(to, amount)`` calldata."""
+    return TRANSFER + encode(["address", "uint256"], ["0x" + to.hex(), amount])
+
+
+def constructor_args() -> bytes:
+    """The ABI-encoded constructor arguments (name, symbol, initial supply)."""
+    return encode(["string", "string", "uint256"], [NAME, SYMBOL, SUPPLY])
+
+
+class Engine(abc.ABC):
+    """An ERC20 deployed on one execution engine."""
+
+    name: str
+
+    @abc.abstractmethod
+    def transfer(self, sender: int, calldata: bytes) -> None:
+        """Execute one transfer from account ``sender``; raise if it fails."""
+
+    @abc.abstractmethod
+    def run(self, transfers: Sequence[Transfer]) -> None:
+        """Execute the transfers in order (the timed loop: keep it tight)."""
+
+    @abc.abstractmethod
+    def balance_of(self, who: bytes) -> int:
+        """The token balance of ``who``."""
+
+    def fund(self, amount: int) -> None:
+        """Give every account ``amount`` tokens from the deployer (account index -1)."""
+        for account in self.accounts:
+            self.transfer(-1, transfer_calldata(account, amount))
+
+    accounts: Sequence[bytes] = ()
+
+
+class WasmEngine(Engine):
+    """The AssemblyScript ERC20 on SuperVM's WASM runtime, one state overlay per run."""
+
+    name = "wasm"
+
+    def __init__(
+        self, kernel: Kernel, artifact: Artifact, deployer: bytes, accounts: Sequence[bytes]
+    ):
+        self.accounts = accounts
+        self.storage = kernel.open_storage("memory")
+        self.vm = kernel.vm("wasm", VMSettings(cache_dir=""))
+        token = Contract(kernel, artifact, self.storage)
+        deployment = kernel.deploy(
+            artifact.bytecode,
+            self.storage,
+            ExecutionContext(caller=deployer),
+            input=constructor_args(),
+        )
+        if not deployment.ok:
+            raise RuntimeError(f"WASM ERC20 deploy failed: {deployment.result.error}")
+        token.address = self.address = deployment.address
+        self.code = artifact.bytecode
+        self.token = token
+        # Contexts are built once: a transaction's context is data the node already has.
+        self.contexts = [
+            ExecutionContext(caller=a, address=self.address, gas_limit=GAS) for a in accounts
+        ]
+        self.deployer_context = ExecutionContext(
+            caller=deployer, address=self.address, gas_limit=GAS
+        )
+
+    def transfer(self, sender: int, calldata: bytes) -> None:
+        ctx = self.deployer_context if sender < 0 else self.contexts[sender]
+        state = StateOverlay(self.storage)
+        result = self.vm.execute(self.code, state, ctx, input=calldata)
+        if not result.ok:
+            raise RuntimeError(f"WASM transfer failed: {result.error}")
+        state.commit()
+
+    def run(self, transfers: Sequence[Transfer]) -> None:
+        state = StateOverlay(self.storage)
+        execute, code, contexts = self.vm.execute, self.code, self.contexts
+        for t in transfers:
+            result = execute(code, state, contexts[t.sender], input=t.calldata)
+        if not result.ok:
+            raise RuntimeError(f"WASM transfer failed: {result.error}")
+        state.commit()
+
+    def balance_of(self, who: bytes) -> int:
+        return int(self.token.call("balanceOf", "0x" + who.hex()).value)  # type: ignore[arg-type]
+
+
+class PyrevmEngine(Engine):
+    """The Solidity ERC20 on pyrevm (revm), through ``message_call``."""
+
+    name = "pyrevm"
+
+    def __init__(self, artifact: Artifact, deployer: bytes, accounts: Sequence[bytes]):
+        from pyrevm import EVM
+
+        self.accounts = accounts
+        self.evm = EVM(spec_id="CANCUN")
+        self.deployer = "0x" + deployer.hex()
+        self.address = self.evm.deploy(
+            self.deployer, artifact.bytecode + constructor_args(), gas=10_000_000
+        )
+        self.callers = ["0x" + a.hex() for a in accounts]
+
+    def transfer(self, sender: int, calldata: bytes) -> None:
+        caller = self.deployer if sender < 0 else self.callers[sender]
+        out = self.evm.message_call(caller, self.address, calldata, gas=GAS)
+        if decode(["bool"], bytes(out))[0] is not True:
+            raise RuntimeError("pyrevm transfer returned false")
+
+    def run(self, transfers: Sequence[Transfer]) -> None:
+        call, address, callers = self.evm.message_call, self.address, self.callers
+        for t in transfers:
+            call(callers[t.sender], address, t.calldata, gas=GAS)
+
+    def balance_of(self, who: bytes) -> int:
+        out = self.evm.message_call(
+            self.deployer, self.address, BALANCE_OF + encode(["address"], ["0x" + who.hex()])
+        )
+        return int(decode(["uint256"], bytes(out))[0])
+
+
+class PyevmEngine(Engine):
+    """The Solidity ERC20 on py-evm, applying messages to a Cancun state directly."""
+
+    name = "pyevm"
+
+    def __init__(self, artifact: Artifact, deployer: bytes, accounts: Sequence[bytes]):
+        from eth.constants import BLANK_ROOT_HASH
+        from eth.db.atomic import AtomicDB
+        from eth.vm.execution_context import ExecutionContext as EvmContext
+        from eth.vm.forks.cancun.state import CancunState
+        from eth.vm.message import Message
+        from supervm import create_address
+
+        self.accounts = accounts
+        self._message = Message
+        context = EvmContext(
+            coinbase=b"\0" * 20, timestamp=1, block_number=1, difficulty=0, mix_hash=b"\0" * 32,
+            gas_limit=10**9, prev_hashes=(), chain_id=1, base_fee_per_gas=0, excess_blob_gas=0,
+        )  # fmt: skip
+        self.state = CancunState(AtomicDB(), context, BLANK_ROOT_HASH)
+        self._tx_context = self.state.get_transaction_context_class()
+        self.deployer = deployer
+        self.address = create_address(deployer, 0)
+        create = Message(
+            gas=10_000_000, to=b"", sender=deployer, value=0, data=b"",
+            code=artifact.bytecode + constructor_args(), create_address=self.address,
+        )  # fmt: skip
+        computation = self.state.computation_class.apply_create_message(
+            self.state,
+            create,
+            self._tx_context(gas_price=0, origin=deployer, blob_versioned_hashes=()),
+        )
+        if not computation.is_success:
+            raise RuntimeError(f"py-evm deploy failed: {computation.error}")
+        self.code = self.state.get_code(self.address)
+        self.apply = self.state.computation_class.apply_message
+
+    def _call(self, sender: bytes, calldata: bytes) -> bytes:
+        message = self._message(
+            gas=GAS, to=self.address, sender=sender, value=0, data=calldata, code=self.code
+        )
+        context = self._tx_context(gas_price=0, origin=sender, blob_versioned_hashes=())
+        computation = self.apply(self.state, message, context)
+        if not computation.is_success:
+            raise RuntimeError(f"py-evm call failed: {computation.error}")
+        return bytes(computation.output)
+
+    def transfer(self, sender: int, calldata: bytes) -> None:
+        self._call(self.deployer if sender < 0 else self.accounts[sender], calldata)
+
+    def run(self, transfers: Sequence[Transfer]) -> None:
+        call, accounts = self._call, self.accounts
+        for t in transfers:
+            call(accounts[t.sender], t.calldata)
+
+    def balance_of(self, who: bytes) -> int:
+        out = self._call(self.deployer, BALANCE_OF + encode(["address"], ["0x" + who.hex()]))
+        return int(decode(["uint256"], out)[0])

@@ -1,0 +1,110 @@
+// Type names the ABI generator understands beyond AssemblyScript's own (bool, u8..u64,
+// i8..i64, string, Address and as-bignum's u128, i128, u256, i256).
+import { u128, i128, u256 } from "as-bignum/assembly";
+import { i256 } from "as-bignum/assembly/integer/i256";
+
+/** Marks an event parameter as indexed: `@event declare function T(from: Indexed<Address>, ...)`. */
+export type Indexed<T> = T;
+
+/** ABI `bytes`. */
+export type Bytes = Uint8Array;
+// ABI `bytes1` .. `bytes32`: a Uint8Array of exactly N bytes.
+export type Bytes1 = Uint8Array;
+export type Bytes2 = Uint8Array;
+export type Bytes3 = Uint8Array;
+export type Bytes4 = Uint8Array;
+export type Bytes5 = Uint8Array;
+export type Bytes6 = Uint8Array;
+export type Bytes7 = Uint8Array;
+export type Bytes8 = Uint8Array;
+export type Bytes9 = Uint8Array;
+export type Bytes10 = Uint8Array;
+export type Bytes11 = Uint8Array;
+export type Bytes12 = Uint8Array;
+export type Bytes13 = Uint8Array;
+export type Bytes14 = Uint8Array;
+export type Bytes15 = Uint8Array;
+export type Bytes16 = Uint8Array;
+export type Bytes17 = Uint8Array;
+export type Bytes18 = Uint8Array;
+export type Bytes19 = Uint8Array;
+export type Bytes20 = Uint8Array;
+export type Bytes21 = Uint8Array;
+export type Bytes22 = Uint8Array;
+export type Bytes23 = Uint8Array;
+export type Bytes24 = Uint8Array;
+export type Bytes25 = Uint8Array;
+export type Bytes26 = Uint8Array;
+export type Bytes27 = Uint8Array;
+export type Bytes28 = Uint8Array;
+export type Bytes29 = Uint8Array;
+export type Bytes30 = Uint8Array;
+export type Bytes31 = Uint8Array;
+export type Bytes32 = Uint8Array;
+
+// ABI `uint<N>` / `int<N>` in the smallest AssemblyScript type that holds them; the ABI codec
+// checks the range on decoding and encoding.
+export type uint8 = u8;
+export type uint16 = u16;
+export type uint24 = u32;
+export type uint32 = u32;
+export type uint40 = u64;
+export type uint48 = u64;
+export type uint56 = u64;
+export type uint64 = u64;
+export type uint72 = u128;
+export type uint80 = u128;
+export type uint88 = u128;
+export type uint96 = u128;
+export type uint104 = u128;
+export type uint112 = u128;
+export type uint120 = u128;
+export type uint128 = u128;
+export type uint136 = u256;
+export type uint144 = u256;
+export type uint152 = u256;
+export type uint160 = u256;
+export type uint168 = u256;
+export type uint176 = u256;
+export type uint184 = u256;
+export type uint192 = u256;
+export type uint200 = u256;
+export type uint208 = u256;
+export type uint216 = u256;
+export type uint224 = u256;
+export type uint232 = u256;
+export type uint240 = u256;
+export type uint248 = u256;
+export type uint256 = u256;
+export type int8 = i8;
+export type int16 = i16;
+export type int24 = i32;
+export type int32 = i32;
+export type int40 = i64;
+export type int48 = i64;
+export type int56 = i64;
+export type int64 = i64;
+export type int72 = i128;
+export type int80 = i128;
+export type int88 = i128;
+export type int96 = i128;
+export type int104 = i128;
+export type int112 = i128;
+export type int120 = i128;
+export type int128 = i128;
+export type int136 = i256;
+export type int144 = i256;
+export type int152 = i256;
+export type int160 = i256;
+export type int168 = i256;
+export type int176 = i256;
+export type int184 = i256;
+export type int192 = i256;
+export type int200 = i256;
+export type int208 = i256;
+export type int216 = i256;
+export type int224 = i256;
+export type int232 = i256;
+export type int240 = i256;
+export type int248 = i256;
+export type int256 = i256;
