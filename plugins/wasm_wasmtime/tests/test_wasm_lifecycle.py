@@ -7,6 +7,7 @@ import threading
 import weakref
 
 import pytest
+import wasmtime
 from supervm import ExecutionContext, Kernel, StateOverlay, VMSettings
 from supervm_wasm_wasmtime import WasmtimeBackend
 
@@ -66,3 +67,56 @@ def test_closed_backend_is_freed_without_the_cycle_collector(kernel: Kernel, sto
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_host_function_may_call_back_into_the_backend() -> None:
+    """A nested call (as cross-contract calls will make) keeps the outer call's memory."""
+    from supervm import ExecutionContext, HostFunction, Kernel, StateOverlay, hookimpl
+    from supervm.registry import HostFunctionRegistry
+
+    inner_code = bytes(
+        wasmtime.wat2wasm('(module (memory (export "memory") 1) (func (export "call")))')
+    )
+    holder: dict[str, object] = {}
+
+    def nested(env, ptr: int) -> int:  # type: ignore[no-untyped-def]
+        backend = holder["backend"]
+        result = backend.execute(inner_code, env.state, ExecutionContext())  # type: ignore[attr-defined]
+        env.write(ptr, b"ok" if result.ok else b"no")
+        return 0
+
+    class Nesting:
+        @hookimpl
+        def supervm_register_host_functions(self, registry: HostFunctionRegistry) -> None:
+            registry.add_host_function(
+                HostFunction(
+                    name="nested",
+                    params=("i32",),
+                    results=("i32",),
+                    gas=1,
+                    impl=nested,
+                    module="test",
+                )
+            )
+
+    outer_code = bytes(
+        wasmtime.wat2wasm(
+            """(module (import "test" "nested" (func $n (param i32) (result i32)))
+                 (import "supervm" "set_return" (func $ret (param i32 i32)))
+                 (memory (export "memory") 1)
+                 (func (export "call")
+                   (drop (call $n (i32.const 100)))
+                   (drop (memory.grow (i32.const 1)))
+                   ;; 70000 lies in the page just grown: the outer memory must be re-read
+                   (i32.store16 (i32.const 70000) (i32.load16_u (i32.const 100)))
+                   (call $ret (i32.const 70000) (i32.const 2))))"""
+        )
+    )
+    with Kernel.from_plugins(extra=[("nesting", Nesting())]) as kernel:
+        backend = kernel.vm()
+        holder["backend"] = backend
+        result = backend.execute(
+            outer_code, StateOverlay(kernel.open_storage("memory")), ExecutionContext()
+        )
+    assert result.ok, result.error
+    assert result.return_data == b"ok"

@@ -72,7 +72,11 @@ _I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
 
 
 class WasmtimeBackend(ExecutionBackend):
-    """Runs WebAssembly contracts with SuperVM's host ABI."""
+    """Runs WebAssembly contracts with SuperVM's host ABI.
+
+    A backend runs one call at a time (calls made from inside host functions nest); use one
+    backend per thread, or processes for parallelism, as the parallel scheduler does.
+    """
 
     def __init__(self, settings: VMSettings, host_functions: Sequence[HostFunction]) -> None:
         self.settings = settings
@@ -216,6 +220,9 @@ class WasmtimeBackend(ExecutionBackend):
         limit = frame.gas_limit
         slot = self._slot
         outer = slot.frame
+        # A call made from inside a host function shares the session: keep the outer call's
+        # instance and memory handles safe across it.
+        saved = session.save() if outer is not None else None
         slot.frame = frame
         try:
             session.set_fuel(limit)
@@ -238,6 +245,8 @@ class WasmtimeBackend(ExecutionBackend):
             fuel_left = session.fuel()
         finally:
             slot.frame = outer
+            if saved is not None:
+                session.restore(saved)
         gas_used = limit - fuel_left + frame.host_gas
         state = frame.state
         if err or trap or frame.error is not None:

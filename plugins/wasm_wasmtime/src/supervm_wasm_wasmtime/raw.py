@@ -211,6 +211,16 @@ class Session:
             return 0
         return _memory_data(self.ctx, self._b_mem_handle) or 0
 
+    def save(self) -> bytes:
+        """The instance and memory handles, for a nested call to restore afterwards."""
+        return bytes(self.instance) + bytes(self.ext_mem)
+
+    def restore(self, saved: bytes) -> None:
+        """Put back handles taken with :meth:`save`."""
+        size = ctypes.sizeof(self.instance)
+        ctypes.memmove(ctypes.addressof(self.instance), saved[:size], size)
+        ctypes.memmove(ctypes.addressof(self.ext_mem), saved[size:], len(saved) - size)
+
     def memory_size(self) -> int:
         """Current size of the memory found by the last :meth:`memory_address`."""
         return int(_memory_size(self.ctx, self._b_mem_handle))
