@@ -31,13 +31,8 @@ REPO = Path(__file__).resolve().parents[3]
 NODE_MODULES = REPO / "node_modules"
 EXAMPLE = REPO / "examples" / "contracts" / "erc20-sol"
 EXAMPLE_SOURCE = EXAMPLE / "contracts" / "ERC20Token.sol"
-OZ_ERC20 = NODE_MODULES / "@openzeppelin" / "contracts" / "build" / "contracts" / "ERC20.json"
 
 DEPLOYER = to_checksum_address("0x" + "d0" * 20)
-ALICE = to_checksum_address("0x" + "a1" * 20)
-BOB = to_checksum_address("0x" + "b0" * 20)
-ZERO = to_checksum_address("0x" + "00" * 20)
-SUPPLY = 1_000_000 * 10**18
 
 
 class Reverted(Exception):
