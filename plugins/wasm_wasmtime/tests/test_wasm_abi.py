@@ -391,3 +391,29 @@ def test_state_overlay_writes_are_buffered_not_committed(backend, storage, wat, 
     assert result.ok
     assert list(storage.iterate()) == []
     assert overlay.get(storage_key(CONTRACT, b"k")) == b"v"
+
+
+def test_storage_read_gets_and_copies_in_one_call(backend, storage, ctx, wat) -> None:
+    from supervm import StateOverlay
+    from supervm.state_keys import storage_key
+
+    storage.set(storage_key(ctx.address, b"k"), b"0123456789")
+    code = wat(
+        """(module
+             (import "supervm" "storage_read" (func $r (param i32 i32 i32 i32) (result i64)))
+             (import "supervm" "set_return" (func $ret (param i32 i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 0) "kx")
+             (func (export "call")
+               ;; absent key: -1 and nothing written
+               (if (i64.ne (call $r (i32.const 1) (i32.const 1) (i32.const 100) (i32.const 4)) (i64.const -1))
+                 (then unreachable))
+               ;; present: full length returned, only out_len bytes copied
+               (if (i64.ne (call $r (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 4)) (i64.const 10))
+                 (then unreachable))
+               (call $ret (i32.const 100) (i32.const 6))))"""
+    )
+    result = backend.execute(code, StateOverlay(storage), ctx)
+    assert result.ok, result.error
+    assert result.return_data == b"0123\x00\x00"
+    assert result.read_set == {storage_key(ctx.address, b"k"), storage_key(ctx.address, b"x")}

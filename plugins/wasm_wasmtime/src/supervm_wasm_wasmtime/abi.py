@@ -22,6 +22,7 @@ MAX_EVENT_SIZE = 64 * 1024
 GAS = {
     "storage_get": 200,
     "storage_read_value": 20,
+    "storage_read": 200,
     "storage_set": 5000,
     "storage_delete": 2500,
     "block_number": 2,
@@ -69,6 +70,18 @@ def storage_read_value(frame: Frame, ptr: int, length: int) -> int:
     if length < len(value):
         value = value[:length]
     frame.write(ptr, value)
+    return len(value)
+
+
+def storage_read(frame: Frame, key_ptr: int, key_len: int, out_ptr: int, out_len: int) -> int:
+    value = frame.state.get(_key(frame, key_ptr, key_len))
+    if value is None:
+        return -1
+    frame.host_gas += STORAGE_BYTE_GAS * (key_len + len(value))  # checked at the call's end
+    if out_len < len(value):
+        frame.write(out_ptr, value[:out_len])
+    else:
+        frame.write(out_ptr, value)
     return len(value)
 
 
@@ -174,6 +187,8 @@ def core_functions() -> list[HostFunction]:
             "Look up a key; returns the value's length or -1, and keeps the value."),
         _fn("storage_read_value", "i32 i32", "i32", storage_read_value,
             "Copy up to len bytes of the kept value to ptr; returns bytes written."),
+        _fn("storage_read", "i32 i32 i32 i32", "i64", storage_read,
+            "Look up a key and copy up to out_len bytes of its value; length or -1."),
         _fn("storage_set", "i32 i32 i32 i32", "i32", storage_set,
             "Store a value under a key; returns 0."),
         _fn("storage_delete", "i32 i32", "i32", storage_delete, "Delete a key; returns 0."),
