@@ -406,10 +406,12 @@ def test_storage_read_gets_and_copies_in_one_call(backend, storage, ctx, wat) ->
              (data (i32.const 0) "kx")
              (func (export "call")
                ;; absent key: -1 and nothing written
-               (if (i64.ne (call $r (i32.const 1) (i32.const 1) (i32.const 100) (i32.const 4)) (i64.const -1))
+               (if (i64.ne (call $r (i32.const 1) (i32.const 1) (i32.const 100) (i32.const 4))
+                           (i64.const -1))
                  (then unreachable))
                ;; present: full length returned, only out_len bytes copied
-               (if (i64.ne (call $r (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 4)) (i64.const 10))
+               (if (i64.ne (call $r (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 4))
+                           (i64.const 10))
                  (then unreachable))
                (call $ret (i32.const 100) (i32.const 6))))"""
     )

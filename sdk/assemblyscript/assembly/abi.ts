@@ -80,49 +80,49 @@ export function readBool(base: usize, n: usize, off: usize): bool {
 /** `uint<bits>` for bits <= 64. */
 export function readUint(base: usize, n: usize, off: usize, bits: i32): u64 {
   const p = slot(base, n, off);
-  if (!fitsUnsigned(p, bits)) invalid("uint" + bits.toString());
+  if (!fitsUnsigned(p, bits)) invalid("uint");
   return loadBE(p, 24);
 }
 
 /** `int<bits>` for bits <= 64. */
 export function readInt(base: usize, n: usize, off: usize, bits: i32): i64 {
   const p = slot(base, n, off);
-  if (!fitsSigned(p, bits)) invalid("int" + bits.toString());
+  if (!fitsSigned(p, bits)) invalid("int");
   return <i64>loadBE(p, 24);
 }
 
 /** `uint<bits>` for 64 < bits <= 128. */
 export function readU128(base: usize, n: usize, off: usize, bits: i32): u128 {
   const p = slot(base, n, off);
-  if (!fitsUnsigned(p, bits)) invalid("uint" + bits.toString());
+  if (!fitsUnsigned(p, bits)) invalid("uint");
   return new u128(loadBE(p, 24), loadBE(p, 16));
 }
 
 /** `int<bits>` for 64 < bits <= 128. */
 export function readI128(base: usize, n: usize, off: usize, bits: i32): i128 {
   const p = slot(base, n, off);
-  if (!fitsSigned(p, bits)) invalid("int" + bits.toString());
+  if (!fitsSigned(p, bits)) invalid("int");
   return new i128(loadBE(p, 24), <i64>loadBE(p, 16));
 }
 
 /** `uint<bits>` for 128 < bits <= 256. */
 export function readU256(base: usize, n: usize, off: usize, bits: i32): u256 {
   const p = slot(base, n, off);
-  if (bits < 256 && !fitsUnsigned(p, bits)) invalid("uint" + bits.toString());
+  if (bits < 256 && !fitsUnsigned(p, bits)) invalid("uint");
   return new u256(loadBE(p, 24), loadBE(p, 16), loadBE(p, 8), loadBE(p, 0));
 }
 
 /** `int<bits>` for 128 < bits <= 256. */
 export function readI256(base: usize, n: usize, off: usize, bits: i32): i256 {
   const p = slot(base, n, off);
-  if (bits < 256 && !fitsSigned(p, bits)) invalid("int" + bits.toString());
+  if (bits < 256 && !fitsSigned(p, bits)) invalid("int");
   return new i256(<i64>loadBE(p, 24), <i64>loadBE(p, 16), <i64>loadBE(p, 8), <i64>loadBE(p, 0));
 }
 
 /** `bytes<size>` (1 <= size <= 32): left-aligned, the rest must be zero. */
 export function readFixedBytes(base: usize, n: usize, off: usize, size: i32): Uint8Array {
   const p = slot(base, n, off);
-  if (!allBytesAre(p + <usize>size, <usize>(32 - size), 0)) invalid("bytes" + size.toString());
+  if (!allBytesAre(p + <usize>size, <usize>(32 - size), 0)) invalid("bytesN");
   const out = new Uint8Array(size);
   memory.copy(out.dataStart, p, <usize>size);
   return out;
@@ -229,7 +229,7 @@ export function writeI256(p: usize, off: usize, v: i256, bits: i32): void {
 
 /** `bytes<size>`: `v` must have exactly `size` bytes. */
 export function writeFixedBytes(p: usize, off: usize, v: Uint8Array, size: i32): void {
-  if (v.length != size) revert("ABI encoding: bytes" + size.toString() + " needs " + size.toString() + " bytes");
+  if (v.length != size) revert("ABI encoding: wrong length for a bytesN value");
   const q = p + off;
   memory.copy(q, v.dataStart, <usize>size);
   memory.fill(q + <usize>size, 0, <usize>(32 - size));

@@ -50,16 +50,16 @@ export function recoverSecp256k1(hash: Uint8Array, signature: Uint8Array): Uint8
   return out;
 }
 
-/** The Ethereum address of a secp256k1 public key (64, 65 or 33 bytes), or null if invalid. */
-export function ethAddress(publicKey: Uint8Array): Address | null {
+/** The Ethereum address of a secp256k1 public key (64, 65 or 33 bytes); zero if invalid. */
+export function ethAddress(publicKey: Uint8Array): Address {
   const out = alloc(20);
-  if (env.derive_eth_address(publicKey.dataStart, <usize>publicKey.length, out) != 0) return null;
+  if (env.derive_eth_address(publicKey.dataStart, <usize>publicKey.length, out) != 0) return Address.zero();
   return Address.fromPtr(out);
 }
 
-/** The signer's address (like Solidity's `ecrecover`), or null. */
-export function ecrecover(hash: Uint8Array, signature: Uint8Array): Address | null {
+/** The signer's address, or the zero address if none can be recovered (Solidity's `ecrecover`). */
+export function ecrecover(hash: Uint8Array, signature: Uint8Array): Address {
   const key = recoverSecp256k1(hash, signature);
-  if (key === null) return null;
+  if (key === null) return Address.zero();
   return ethAddress(key);
 }

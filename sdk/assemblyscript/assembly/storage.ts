@@ -10,7 +10,7 @@ import { env } from "./env";
 import { Address } from "./address";
 import { alloc, bytesFrom } from "./bytes";
 
-// Where fixed-size values (up to 32 bytes) are read; its content is only valid until the next read.
+// Where fixed-size values (up to 32 bytes) are read and written; valid until the next access.
 const SCRATCH: usize = memory.data(32);
 
 // -- raw access -----------------------------------------------------------------------------
@@ -72,7 +72,10 @@ export function encodedSize<T>(value: T): usize {
   return <usize>changetype<Uint8Array>(value).length;
 }
 
-/** Writes `value` at `p` (encodedSize<T>(value) bytes). Integers are little-endian, big integers big-endian. */
+/**
+ * Writes `value` at `p` (encodedSize<T>(value) bytes). Numbers, including u128/i128/u256/i256,
+ * are stored little-endian (storage is the contract's own: no byte swapping on the hot path).
+ */
 export function encodeTo<T>(value: T, p: usize): void {
   if (isBoolean<T>()) {
     store<u8>(p, value ? 1 : 0);
@@ -85,24 +88,24 @@ export function encodeTo<T>(value: T, p: usize): void {
     memory.copy(p, changetype<usize>(value), 20);
   } else if (value instanceof u256) {
     const v = changetype<u256>(value);
-    store<u64>(p, bswap<u64>(v.hi2));
-    store<u64>(p, bswap<u64>(v.hi1), 8);
-    store<u64>(p, bswap<u64>(v.lo2), 16);
-    store<u64>(p, bswap<u64>(v.lo1), 24);
+    store<u64>(p, v.lo1);
+    store<u64>(p, v.lo2, 8);
+    store<u64>(p, v.hi1, 16);
+    store<u64>(p, v.hi2, 24);
   } else if (value instanceof i256) {
     const v = changetype<i256>(value);
-    store<u64>(p, bswap<u64>(<u64>v.hi2));
-    store<u64>(p, bswap<u64>(<u64>v.hi1), 8);
-    store<u64>(p, bswap<u64>(<u64>v.lo2), 16);
-    store<u64>(p, bswap<u64>(<u64>v.lo1), 24);
+    store<i64>(p, v.lo1);
+    store<i64>(p, v.lo2, 8);
+    store<i64>(p, v.hi1, 16);
+    store<i64>(p, v.hi2, 24);
   } else if (value instanceof u128) {
     const v = changetype<u128>(value);
-    store<u64>(p, bswap<u64>(v.hi));
-    store<u64>(p, bswap<u64>(v.lo), 8);
+    store<u64>(p, v.lo);
+    store<u64>(p, v.hi, 8);
   } else if (value instanceof i128) {
     const v = changetype<i128>(value);
-    store<u64>(p, bswap<u64>(<u64>v.hi));
-    store<u64>(p, bswap<u64>(v.lo), 8);
+    store<u64>(p, v.lo);
+    store<i64>(p, v.hi, 8);
   } else if (value instanceof Uint8Array) {
     const b = changetype<Uint8Array>(value);
     memory.copy(p, b.dataStart, <usize>b.length);
@@ -111,11 +114,13 @@ export function encodeTo<T>(value: T, p: usize): void {
   }
 }
 
-// Big-endian integer of up to 8 bytes at [p, p + n).
-function beWord(p: usize, n: usize): u64 {
-  let v: u64 = 0;
-  for (let i: usize = 0; i < n; i++) v = (v << 8) | <u64>load<u8>(p + i);
-  return v;
+// Where a fixed-size value of `size` bytes stored in `len` bytes at `p` can be loaded from:
+// `p` itself if it is long enough, else a zero-padded copy in SCRATCH.
+function padded(p: usize, len: usize, size: usize): usize {
+  if (len >= size) return p;
+  if (p != SCRATCH) memory.copy(SCRATCH, p, len);
+  memory.fill(SCRATCH + len, 0, size - len);
+  return SCRATCH;
 }
 
 /** Decodes a value of type T from the `len` bytes at `p`. */
@@ -124,49 +129,27 @@ export function decodeFrom<T>(p: usize, len: usize): T {
     // @ts-ignore: T is bool
     return <T>(len > 0 && load<u8>(p) != 0);
   } else if (isInteger<T>() || isFloat<T>()) {
-    if (len < <usize>sizeof<T>()) {
-      memory.fill(SCRATCH + len, 0, <usize>sizeof<T>() - len);
-      if (p != SCRATCH) memory.copy(SCRATCH, p, len);
-      return load<T>(SCRATCH);
-    }
-    return load<T>(p);
+    return load<T>(padded(p, len, <usize>sizeof<T>()));
   } else if (isString<T>()) {
     return changetype<T>(String.UTF8.decodeUnsafe(p, len));
   } else {
     const dummy = changetype<T>(0);
     if (dummy instanceof Address) {
       const q = alloc(20);
-      memory.fill(q, 0, 20);
-      memory.copy(q + 20 - min<usize>(len, 20), p, min<usize>(len, 20));
+      memory.copy(q, padded(p, len, 20), 20);
       return changetype<T>(q);
-    } else if (dummy instanceof u256 || dummy instanceof i256) {
-      // Big-endian, up to 32 bytes.
-      let w0: u64 = 0, w1: u64 = 0, w2: u64 = 0, w3: u64 = 0;
-      if (len == 32) {
-        w3 = bswap<u64>(load<u64>(p));
-        w2 = bswap<u64>(load<u64>(p, 8));
-        w1 = bswap<u64>(load<u64>(p, 16));
-        w0 = bswap<u64>(load<u64>(p, 24));
-      } else {
-        const n = min<usize>(len, 32);
-        const q = p + len - n;
-        const r0 = min<usize>(n, 8);
-        w0 = beWord(q + n - r0, r0);
-        if (n > 8) { const r1 = min<usize>(n - 8, 8); w1 = beWord(q + n - 8 - r1, r1); }
-        if (n > 16) { const r2 = min<usize>(n - 16, 8); w2 = beWord(q + n - 16 - r2, r2); }
-        if (n > 24) { const r3 = n - 24; w3 = beWord(q, r3); }
-      }
-      if (dummy instanceof u256) return changetype<T>(new u256(w0, w1, w2, w3));
-      return changetype<T>(new i256(<i64>w0, <i64>w1, <i64>w2, <i64>w3));
-    } else if (dummy instanceof u128 || dummy instanceof i128) {
-      let lo: u64 = 0, hi: u64 = 0;
-      const n = min<usize>(len, 16);
-      const q = p + len - n;
-      const r0 = min<usize>(n, 8);
-      lo = beWord(q + n - r0, r0);
-      if (n > 8) hi = beWord(q, n - 8);
-      if (dummy instanceof u128) return changetype<T>(new u128(lo, hi));
-      return changetype<T>(new i128(lo, <i64>hi));
+    } else if (dummy instanceof u256) {
+      const q = padded(p, len, 32);
+      return changetype<T>(new u256(load<u64>(q), load<u64>(q, 8), load<u64>(q, 16), load<u64>(q, 24)));
+    } else if (dummy instanceof i256) {
+      const q = padded(p, len, 32);
+      return changetype<T>(new i256(load<i64>(q), load<i64>(q, 8), load<i64>(q, 16), load<i64>(q, 24)));
+    } else if (dummy instanceof u128) {
+      const q = padded(p, len, 16);
+      return changetype<T>(new u128(load<u64>(q), load<u64>(q, 8)));
+    } else if (dummy instanceof i128) {
+      const q = padded(p, len, 16);
+      return changetype<T>(new i128(load<u64>(q), load<i64>(q, 8)));
     } else if (dummy instanceof Uint8Array) {
       return changetype<T>(bytesFrom(p, len));
     }
@@ -242,14 +225,29 @@ function setAt<T>(k: usize, kn: usize, value: T): void {
   env.storage_set(k, kn, p, n);
 }
 
-// The UTF-8 of a storage name (checked: no NUL).
+// The UTF-8 of a storage name in a new buffer with `extra` bytes to spare; its length is left
+// in nameLength. Names must not contain NUL. ASCII names (the usual case) take a fast path.
+let nameLength: usize = 0;
+
 function nameBytes(name: string, extra: usize): usize {
+  const chars = <usize>name.length;
+  const src = changetype<usize>(name);
+  let ascii = true;
+  for (let i: usize = 0; i < chars; i++) {
+    const c = load<u16>(src + (i << 1));
+    if (c == 0) throw new Error("storage names must not contain NUL");
+    if (c >= 0x80) ascii = false;
+  }
+  if (ascii) {
+    const p = alloc(chars + extra);
+    for (let i: usize = 0; i < chars; i++) store<u8>(p + i, <u8>load<u16>(src + (i << 1)));
+    nameLength = chars;
+    return p;
+  }
   const n = <usize>String.UTF8.byteLength(name);
   const p = alloc(n + extra);
-  String.UTF8.encodeUnsafe(changetype<usize>(name), name.length, p);
-  for (let i: usize = 0; i < n; i++) {
-    if (load<u8>(p + i) == 0) throw new Error("storage names must not contain NUL");
-  }
+  String.UTF8.encodeUnsafe(src, name.length, p);
+  nameLength = n;
   return p;
 }
 
@@ -264,8 +262,8 @@ export class StorageValue<V> {
 
   private k(): usize {
     if (this.key == 0) {
-      this.keyLen = <usize>String.UTF8.byteLength(this.name);
       this.key = nameBytes(this.name, 0);
+      this.keyLen = nameLength;
     }
     return this.key;
   }
@@ -311,10 +309,10 @@ export class StorageMap<K, V> {
 
   private keyOf(key: K): usize {
     if (this.buf == 0) {
-      this.prefixLen = <usize>String.UTF8.byteLength(this.name) + 1;
       const fixed = fixedSize<K>();
       this.buf = nameBytes(this.name, 1 + <usize>(fixed > 0 ? fixed : 0));
-      store<u8>(this.buf + this.prefixLen - 1, 0);
+      this.prefixLen = nameLength + 1;
+      store<u8>(this.buf + nameLength, 0);
     }
     const fixed = fixedSize<K>();
     if (fixed >= 0) {
@@ -370,10 +368,10 @@ export class StorageMap2<K1, K2, V> {
     const f1 = fixedSize<K1>();
     const f2 = fixedSize<K2>();
     if (this.buf == 0) {
-      this.prefixLen = <usize>String.UTF8.byteLength(this.name) + 1;
       const room = f1 >= 0 && f2 >= 0 ? <usize>(f1 + f2) : 0;
       this.buf = nameBytes(this.name, 1 + room);
-      store<u8>(this.buf + this.prefixLen - 1, 0);
+      this.prefixLen = nameLength + 1;
+      store<u8>(this.buf + nameLength, 0);
     }
     if (f1 >= 0 && f2 >= 0) {
       encodeTo<K1>(k1, this.buf + this.prefixLen);
