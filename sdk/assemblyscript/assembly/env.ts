@@ -15,6 +15,14 @@ export namespace env {
   @external("supervm", "storage_read_value")
   export declare function storage_read_value(ptr: usize, len: usize): i32;
 
+  /**
+   * storage_get and storage_read_value in one call: copies up to `out_len` bytes of the value to
+   * `out_ptr` and returns its full length, or -1 if the key is absent (nothing is written then).
+   */
+  // @ts-ignore: decorator
+  @external("supervm", "storage_read")
+  export declare function storage_read(key_ptr: usize, key_len: usize, out_ptr: usize, out_len: usize): i64;
+
   /** Stores a value under a key; returns 0. */
   // @ts-ignore: decorator
   @external("supervm", "storage_set")

@@ -26,6 +26,14 @@ export class Storage {
     return out;
   }
 
+  /**
+   * Reads the value under [keyPtr, keyPtr + keyLen) into [out, out + outLen) with one host
+   * call: returns the value's full length (it was truncated if that exceeds outLen), or -1.
+   */
+  static read(keyPtr: usize, keyLen: usize, out: usize, outLen: usize): i64 {
+    return env.storage_read(keyPtr, keyLen, out, outLen);
+  }
+
   /** Stores `value` under `key`. */
   static set(key: Uint8Array, value: Uint8Array): void {
     env.storage_set(key.dataStart, <usize>key.length, value.dataStart, <usize>value.length);
@@ -182,34 +190,53 @@ export function zeroValue<T>(): T {
 
 // -- reading and writing under a key in memory ----------------------------------------------
 
-/** Whether the key at [k, k + kn) exists; if so its value is kept for readKept. */
+// Values up to this size are read with one `storage_read`; longer ones take a second call.
+const READ_AHEAD: usize = 64;
+
+/**
+ * Reads the value under the key at [k, k + kn): one `storage_read` host call for fixed-size
+ * values and short strings/bytes. Returns whether the key exists; the value is left at
+ * `readPtr` (`readLen` bytes).
+ */
+let readPtr: usize = 0;
+let readLen: usize = 0;
+
+function read<T>(k: usize, kn: usize): bool {
+  const fixed = fixedSize<T>();
+  if (fixed >= 0) {
+    const n = env.storage_read(k, kn, SCRATCH, 32);
+    if (n < 0) return false;
+    readPtr = SCRATCH;
+    readLen = n > 32 ? 32 : <usize>n;
+    return true;
+  }
+  let p = alloc(READ_AHEAD);
+  const n = env.storage_read(k, kn, p, READ_AHEAD);
+  if (n < 0) return false;
+  if (<u64>n > <u64>READ_AHEAD) {
+    p = alloc(<usize>n);
+    env.storage_read(k, kn, p, <usize>n);
+  }
+  readPtr = p;
+  readLen = <usize>n;
+  return true;
+}
+
+/** Whether the key at [k, k + kn) exists (one `storage_get`). */
 // @ts-ignore: decorator
 @inline
 function lookup(k: usize, kn: usize): i64 {
   return env.storage_get(k, kn);
 }
 
-function readKept<T>(n: i64): T {
-  const fixed = fixedSize<T>();
-  if (fixed >= 0 && n <= 32) {
-    if (n > 0) env.storage_read_value(SCRATCH, <usize>n);
-    return decodeFrom<T>(SCRATCH, <usize>n);
-  }
-  const p = alloc(n > 0 ? <usize>n : 1);
-  if (n > 0) env.storage_read_value(p, <usize>n);
-  return decodeFrom<T>(p, <usize>n);
-}
-
 function getAt<T>(k: usize, kn: usize, otherwise: T): T {
-  const n = lookup(k, kn);
-  if (n < 0) return otherwise;
-  return readKept<T>(n);
+  if (!read<T>(k, kn)) return otherwise;
+  return decodeFrom<T>(readPtr, readLen);
 }
 
 function getAtOrZero<T>(k: usize, kn: usize): T {
-  const n = lookup(k, kn);
-  if (n < 0) return zeroValue<T>();
-  return readKept<T>(n);
+  if (!read<T>(k, kn)) return zeroValue<T>();
+  return decodeFrom<T>(readPtr, readLen);
 }
 
 function setAt<T>(k: usize, kn: usize, value: T): void {
