@@ -34,6 +34,7 @@ run: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	npm test --workspace sdk/assemblyscript
 	$(VENV)/bin/pytest -q
 
 bench: install
