@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 
 import attrs
 from supervm.errors import ToolchainError
+from supervm.toolchain import FIX, run_node_driver
 
 #: This package, which ships the driver.
 PACKAGE = "supervm_compiler_assemblyscript"
@@ -34,7 +33,6 @@ MIN_NODE = (20, 0)
 #: How long one node run may take before it is considered hung, in seconds.
 TIMEOUT = 600.0
 #: The one-line fix for a missing npm toolchain.
-FIX = "run `make install` in the SuperVM checkout, or pass --node-modules DIR"
 #: The WebAssembly features asc enables by default; wasm-opt must know them.
 WASM_FEATURES = (
     "--enable-mutable-globals",
@@ -171,23 +169,7 @@ def run_asc(toolchain: Toolchain, jobs: Sequence[AscJob]) -> tuple[str, list[Asc
             {"entry": j.entry, "baseDir": str(j.base_dir), "args": list(j.args)} for j in jobs
         ],
     }
-    driver = resources.files(PACKAGE).joinpath(DRIVER)
-    with resources.as_file(driver) as driver_path:
-        try:
-            proc = subprocess.run(
-                [toolchain.node, str(driver_path)],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                timeout=TIMEOUT,
-                check=False,
-                env={**os.environ, "NODE_NO_WARNINGS": "1"},
-            )
-        except OSError as exc:
-            raise ToolchainError(f"cannot run {toolchain.node}: {exc.strerror}: {FIX}") from None
-        except subprocess.TimeoutExpired:
-            raise ToolchainError(f"asc did not finish within {TIMEOUT:.0f} s") from None
+    proc = run_node_driver(toolchain.node, PACKAGE, DRIVER, request, what="asc", timeout=TIMEOUT)
     if proc.returncode != 0:
         raise AscCrash(proc.stderr or proc.stdout or f"exit status {proc.returncode}")
     try:

@@ -11,22 +11,42 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import attrs
+from supervm.wasm_binary import (  # noqa: F401 - re-exported for the compiler and its tests
+    CODE,
+    CUSTOM,
+    ELEMENT,
+    EXPORT,
+    FUNCTION,
+    GLOBAL,
+    IMPORT,
+    KINDS,
+    MAGIC,
+    MEMORY,
+    START,
+    TABLE,
+    TYPE,
+    VALTYPES,
+    VERSION,
+    Section,
+    WasmFormatError,
+    assemble,
+    custom_sections,
+    encode_name,
+    encode_vec,
+    read_name,
+    read_s,
+    read_u,
+    sections,
+    strip_custom_sections,
+    write_s,
+    write_u,
+)
 
-MAGIC = b"\0asm"
-VERSION = b"\x01\x00\x00\x00"
-
-CUSTOM, TYPE, IMPORT, FUNCTION, TABLE, MEMORY, GLOBAL, EXPORT, START, ELEMENT, CODE = range(11)
-KINDS = {0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
-VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128"}
 #: Name of the export a start function becomes when it cannot be folded away.
 INITIALIZE = "_initialize"
 
 # Opcodes of the constant instructions a foldable start function may consist of.
 _I32_CONST, _I64_CONST, _GLOBAL_SET, _END = 0x41, 0x42, 0x24, 0x0B
-
-
-class WasmFormatError(ValueError):
-    """The bytes are not a WebAssembly module this reader understands."""
 
 
 @attrs.frozen
@@ -47,137 +67,6 @@ class Export:
     name: str
     kind: str
     index: int
-
-
-@attrs.frozen
-class Section:
-    """A raw section: id and payload."""
-
-    id: int
-    payload: bytes
-
-
-# -- LEB128 -----------------------------------------------------------------------------------
-
-
-def read_u(data: bytes, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 at ``pos``: (value, next position)."""
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise WasmFormatError("truncated LEB128")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise WasmFormatError("LEB128 too long")
-
-
-def read_s(data: bytes, pos: int) -> tuple[int, int]:
-    """A signed LEB128 at ``pos``: (value, next position)."""
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise WasmFormatError("truncated LEB128")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
-        if shift > 70:
-            raise WasmFormatError("LEB128 too long")
-
-
-def write_u(value: int) -> bytes:
-    """Unsigned LEB128 of ``value``."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def write_s(value: int) -> bytes:
-    """Signed LEB128 of ``value``."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        done = (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40)
-        out.append(byte if done else byte | 0x80)
-        if done:
-            return bytes(out)
-
-
-def _name(data: bytes, pos: int) -> tuple[str, int]:
-    n, pos = read_u(data, pos)
-    if pos + n > len(data):
-        raise WasmFormatError("truncated name")
-    try:
-        return data[pos : pos + n].decode("utf-8"), pos + n
-    except UnicodeDecodeError:
-        raise WasmFormatError("name is not UTF-8") from None
-
-
-def _vec(items: list[bytes]) -> bytes:
-    return write_u(len(items)) + b"".join(items)
-
-
-def _encode_name(name: str) -> bytes:
-    raw = name.encode()
-    return write_u(len(raw)) + raw
-
-
-# -- modules ----------------------------------------------------------------------------------
-
-
-def sections(code: bytes) -> list[Section]:
-    """The sections of ``code``, in order."""
-    if code[:4] != MAGIC:
-        raise WasmFormatError("not a WebAssembly module (no \\0asm magic)")
-    if code[4:8] != VERSION:
-        raise WasmFormatError("unsupported WebAssembly version")
-    out = []
-    pos = 8
-    while pos < len(code):
-        section_id = code[pos]
-        size, pos = read_u(code, pos + 1)
-        if pos + size > len(code):
-            raise WasmFormatError(f"section {section_id} runs past the end of the module")
-        out.append(Section(section_id, code[pos : pos + size]))
-        pos += size
-    return out
-
-
-def assemble(parts: list[Section]) -> bytes:
-    """A module from sections."""
-    body = b"".join(bytes([s.id]) + write_u(len(s.payload)) + s.payload for s in parts)
-    return MAGIC + VERSION + body
-
-
-def custom_sections(code: bytes) -> dict[str, bytes]:
-    """Custom section name -> payload."""
-    found = {}
-    for section in sections(code):
-        if section.id == CUSTOM:
-            name, pos = _name(section.payload, 0)
-            found[name] = section.payload[pos:]
-    return found
-
-
-def strip_custom_sections(code: bytes) -> bytes:
-    """``code`` without custom sections (names, producers, source maps, the ABI)."""
-    return assemble([s for s in sections(code) if s.id != CUSTOM])
 
 
 def _types(payload: bytes) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -217,8 +106,8 @@ def imports(code: bytes) -> list[Import]:
         payload = section.payload
         count, pos = read_u(payload, 0)
         for _ in range(count):
-            module, pos = _name(payload, pos)
-            name, pos = _name(payload, pos)
+            module, pos = read_name(payload, pos)
+            name, pos = read_name(payload, pos)
             kind = payload[pos]
             pos += 1
             if kind == 0:
@@ -249,7 +138,7 @@ def exports(code: bytes) -> list[Export]:
         payload = section.payload
         count, pos = read_u(payload, 0)
         for _ in range(count):
-            name, pos = _name(payload, pos)
+            name, pos = read_name(payload, pos)
             kind = payload[pos]
             index, pos = read_u(payload, pos + 1)
             out.append(Export(name, KINDS.get(kind, str(kind)), index))
@@ -272,8 +161,8 @@ def _imported_functions(parts: list[Section]) -> int:
         if section.id == IMPORT:
             count, pos = read_u(section.payload, 0)
             for _ in range(count):
-                _m, pos = _name(section.payload, pos)
-                _n, pos = _name(section.payload, pos)
+                _m, pos = read_name(section.payload, pos)
+                _n, pos = read_name(section.payload, pos)
                 kind = section.payload[pos]
                 pos += 1
                 if kind == 0:
@@ -341,7 +230,7 @@ def _rewrite_globals(payload: bytes, sets: dict[int, tuple[int, int]], imported:
             entries.append(bytes([valtype, mutable, opcode]) + write_s(value) + bytes([_END]))
         else:
             entries.append(payload[start:pos])
-    return _vec(entries)
+    return encode_vec(entries)
 
 
 def _imported_globals(parts: list[Section]) -> int:
@@ -392,14 +281,14 @@ def remove_start(code: bytes) -> tuple[bytes, str]:
             continue
         if section.id == EXPORT:
             count, pos = read_u(section.payload, 0)
-            entry = _encode_name(INITIALIZE) + b"\x00" + write_u(function)
+            entry = encode_name(INITIALIZE) + b"\x00" + write_u(function)
             section = Section(EXPORT, write_u(count + 1) + section.payload[pos:] + entry)
         out.append(section)
     if not has_export:
         # Sections must stay in order: the export section goes after the global section.
         order = [TYPE, IMPORT, FUNCTION, TABLE, MEMORY, GLOBAL]
         at = max((i for i, s in enumerate(out) if s.id in order), default=-1) + 1
-        entry = _encode_name(INITIALIZE) + b"\x00" + write_u(function)
+        entry = encode_name(INITIALIZE) + b"\x00" + write_u(function)
         out.insert(at, Section(EXPORT, write_u(1) + entry))
     return assemble(out), "exported"
 

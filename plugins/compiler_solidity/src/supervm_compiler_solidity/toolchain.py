@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import attrs
 from supervm.errors import ToolchainError
+from supervm.toolchain import FIX, run_node_driver
 
 #: This package, which ships the driver.
 PACKAGE = "supervm_compiler_solidity"
@@ -27,7 +26,6 @@ DRIVER = "driver.js"
 #: How long one solc run may take before it is considered hung, in seconds.
 TIMEOUT = 600.0
 #: The one-line fix for a missing npm toolchain.
-FIX = "run `make install` in the SuperVM checkout, or pass --node-modules DIR"
 
 
 @attrs.frozen
@@ -97,22 +95,7 @@ def run_solc(
         "node_modules": [str(d) for d in node_modules],
         "input": standard_input,
     }
-    driver = resources.files(PACKAGE).joinpath(DRIVER)
-    with resources.as_file(driver) as driver_path:
-        try:
-            proc = subprocess.run(
-                [node, str(driver_path)],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                timeout=TIMEOUT,
-                check=False,
-            )
-        except OSError as exc:
-            raise ToolchainError(f"cannot run {node}: {exc.strerror}: {FIX}") from None
-        except subprocess.TimeoutExpired:
-            raise ToolchainError(f"solc-js did not finish within {TIMEOUT:.0f} s") from None
+    proc = run_node_driver(node, PACKAGE, DRIVER, request, what="solc-js", timeout=TIMEOUT)
     if proc.returncode != 0:
         detail = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
         raise ToolchainError(f"solc-js failed: {detail}: {FIX}")

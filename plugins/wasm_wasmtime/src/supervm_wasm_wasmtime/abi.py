@@ -7,6 +7,8 @@ lengths are i32 offsets into the module's exported ``memory``. Gas prices are in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from supervm import Event, HostFunction, HostTrap, Log, Revert
 
 from .frame import Frame
@@ -169,15 +171,22 @@ def gas_left(frame: Frame) -> int:
     return frame.gas_left()
 
 
-def _fn(name: str, params: str, result: str, impl: object, doc: str) -> HostFunction:
+def host_function(
+    name: str, params: str, result: str, impl: object, doc: str, gas: Mapping[str, int]
+) -> HostFunction:
+    """A host function in module ``supervm``, types written ``"i32 i32"``, gas from ``gas``."""
     return HostFunction(
         name=name,
         params=tuple(params.split()),  # type: ignore[arg-type]
         results=tuple(result.split()),  # type: ignore[arg-type]
-        gas=GAS[name],
+        gas=gas[name],
         impl=impl,  # type: ignore[arg-type]
         doc=doc,
     )
+
+
+def _fn(name: str, params: str, result: str, impl: object, doc: str) -> HostFunction:
+    return host_function(name, params, result, impl, doc, GAS)
 
 
 def core_functions() -> list[HostFunction]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import wasmtime
@@ -86,6 +87,27 @@ def describe(result: ExecutionResult) -> list[str]:
     return lines
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _chain_options(command: F) -> F:
+    """The storage and block options ``wasm run`` and ``wasm deploy`` share."""
+    options = [
+        click.option("--storage", default="memory", show_default=True, help="Storage backend."),
+        click.option(
+            "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data dir."
+        ),
+        click.option("--block-number", default=0, show_default=True, type=click.IntRange(min=0)),
+        click.option("--timestamp", default=0, show_default=True, type=click.IntRange(min=0)),
+        click.option(
+            "--gas", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(min=0)
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group("wasm")
 def wasm_group() -> None:
     """Run WebAssembly modules against SuperVM storage."""
@@ -102,11 +124,7 @@ def wasm_group() -> None:
     "--args", "abi_args", is_flag=True, help="The ARGS that follow are --fn's ABI arguments."
 )
 @click.option("--input", "input_hex", default="", metavar="HEX", help="Call data, as hex.")
-@click.option("--storage", default="memory", show_default=True, help="Storage backend.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data dir.")
-@click.option("--block-number", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--timestamp", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--gas", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(min=0))
+@_chain_options
 @click.option("--caller", default="00" * 20, metavar="HEX", help="Caller address (20 bytes).")
 @click.option("--address", default="00" * 20, metavar="HEX", help="Contract address.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
@@ -175,11 +193,7 @@ def run_command(
 @wasm_group.command("deploy", context_settings={"ignore_unknown_options": True})
 @click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("args", nargs=-1)
-@click.option("--storage", default="memory", show_default=True, help="Storage backend.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data dir.")
-@click.option("--block-number", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--timestamp", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--gas", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(min=0))
+@_chain_options
 @click.option("--caller", default="00" * 20, metavar="HEX", help="Deployer address (20 bytes).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @click.pass_context

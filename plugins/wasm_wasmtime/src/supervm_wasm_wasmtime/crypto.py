@@ -19,6 +19,7 @@ from Crypto.Hash import keccak as _keccak
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 from supervm import HostFunction
 
+from .abi import host_function
 from .frame import Frame
 
 MALFORMED = -1
@@ -134,14 +135,7 @@ def derive_eth_address(frame: Frame, pubkey_ptr: int, pubkey_len: int, out_ptr: 
 
 
 def _fn(name: str, params: str, result: str, impl: object, doc: str) -> HostFunction:
-    return HostFunction(
-        name=name,
-        params=tuple(params.split()),  # type: ignore[arg-type]
-        results=tuple(result.split()),  # type: ignore[arg-type]
-        gas=GAS[name],
-        impl=impl,  # type: ignore[arg-type]
-        doc=doc,
-    )
+    return host_function(name, params, result, impl, doc, GAS)
 
 
 def crypto_functions() -> list[HostFunction]:
