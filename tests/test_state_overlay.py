@@ -481,3 +481,23 @@ class OverlayMachine(RuleBasedStateMachine):
 
 TestOverlayMachine = OverlayMachine.TestCase
 TestOverlayMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_peek_does_not_record_and_apply_buffers_changes() -> None:
+    from supervm import StateOverlay
+    from supervm_storage_memory import MemoryStorage
+
+    base = MemoryStorage()
+    base.set(b"a", b"1")
+    state = StateOverlay(base)
+    state.snapshot()
+    state.set(b"b", b"2")
+    assert state.peek(b"a") == b"1" and state.peek(b"b") == b"2" and state.peek(b"c") is None
+    assert state.reads == set()
+    state.apply([(b"a", None), (b"c", b"3")])
+    assert state.writes == {b"a", b"b", b"c"}
+    state.rollback_snapshot()
+    assert state.peek(b"a") == b"1" and state.peek(b"c") is None
+    state.apply([(b"a", b"9")])
+    state.commit()
+    assert dict(base.iterate()) == {b"a": b"9"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .model import ExecutionResult
 from .storage import StateOverlay
@@ -28,3 +30,21 @@ def execute_with_snapshot(
     else:
         state.rollback_snapshot()
     return result
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a block's execution.
+
+    Executing a block allocates many small objects that live until the block commits; the
+    collector's generation scans then cost more than the contracts (measured: unpickling worker
+    results 5x slower, executing 10% slower). Reference counting still frees everything
+    acyclic at once; the collector resumes, and catches up, when the block is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -320,6 +320,16 @@ class _Executor:
         self._kernel = kernel
         self._settings = settings
 
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel whose backends execute the calls."""
+        return self._kernel
+
+    @property
+    def settings(self) -> VMSettings | None:
+        """The VM settings calls run with (``None``: the defaults)."""
+        return self._settings
+
     def __call__(self, call: Call, state: StateOverlay) -> ExecutionResult:
         try:
             backend = self._kernel.vm(call.vm, self._settings)

@@ -39,6 +39,20 @@ class ExecutionContext:
     address: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
     gas_limit: int = DEFAULT_GAS_LIMIT
 
+    def __reduce__(self) -> tuple[type[ExecutionContext], tuple[object, ...]]:
+        # Positional pickling: several times faster than attrs' slot-state default, which
+        # matters when results travel between worker processes.
+        return (
+            type(self),
+            (
+                self.block_number,
+                self.timestamp,
+                self.caller,
+                self.address,
+                self.gas_limit,
+            ),
+        )
+
 
 @attrs.frozen
 class Event:
@@ -50,6 +64,17 @@ class Event:
 
     address: bytes
     data: bytes
+
+    def __reduce__(self) -> tuple[type[Event], tuple[object, ...]]:
+        # Positional pickling: several times faster than attrs' slot-state default, which
+        # matters when results travel between worker processes.
+        return (
+            type(self),
+            (
+                self.address,
+                self.data,
+            ),
+        )
 
 
 @attrs.frozen
@@ -64,6 +89,18 @@ class Log:
     address: bytes
     topics: tuple[bytes, ...]
     data: bytes
+
+    def __reduce__(self) -> tuple[type[Log], tuple[object, ...]]:
+        # Positional pickling: several times faster than attrs' slot-state default, which
+        # matters when results travel between worker processes.
+        return (
+            type(self),
+            (
+                self.address,
+                self.topics,
+                self.data,
+            ),
+        )
 
 
 class ErrorKind(StrEnum):
@@ -88,6 +125,17 @@ class ExecutionError:
 
     kind: ErrorKind
     message: str
+
+    def __reduce__(self) -> tuple[type[ExecutionError], tuple[object, ...]]:
+        # Positional pickling: several times faster than attrs' slot-state default, which
+        # matters when results travel between worker processes.
+        return (
+            type(self),
+            (
+                self.kind,
+                self.message,
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
@@ -120,6 +168,23 @@ class ExecutionResult:
     write_set: frozenset[bytes] = frozenset()
     error: ExecutionError | None = None
 
+    def __reduce__(self) -> tuple[type[ExecutionResult], tuple[object, ...]]:
+        # Positional pickling: several times faster than attrs' slot-state default, which
+        # matters when results travel between worker processes.
+        return (
+            type(self),
+            (
+                self.value,
+                self.return_data,
+                self.events,
+                self.logs,
+                self.gas_used,
+                self.read_set,
+                self.write_set,
+                self.error,
+            ),
+        )
+
     @property
     def ok(self) -> bool:
         """Whether the call succeeded."""
@@ -144,6 +209,21 @@ class Call:
     input: bytes = b""
     context: ExecutionContext = ExecutionContext()
     vm: str = "wasm"
+
+    def __reduce__(self) -> tuple[type[Call], tuple[object, ...]]:
+        # Positional pickling: several times faster than attrs' slot-state default, which
+        # matters when results travel between worker processes.
+        return (
+            type(self),
+            (
+                self.code,
+                self.entry,
+                self.args,
+                self.input,
+                self.context,
+                self.vm,
+            ),
+        )
 
 
 @attrs.frozen

@@ -139,6 +139,20 @@ class StateOverlay:
         """Whether ``key`` currently holds a value."""
         return self.get(key) is not None
 
+    def peek(self, key: bytes) -> bytes | None:
+        """The current value of ``key``, without recording a read (for validators)."""
+        for layer in reversed(self._layers):
+            if key in layer:
+                return layer[key]
+        return self._base.get(key)
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        """Buffer many changes at once (``None`` deletes), recording them as writes."""
+        layer = self._layers[-1]
+        for key, value in changes:
+            self.writes.add(key)
+            layer[key] = value
+
     def set(self, key: bytes, value: bytes) -> None:
         """Buffer a write of ``value`` under ``key``."""
         self.writes.add(key)
@@ -207,6 +221,10 @@ class StateOverlay:
             self.rollback_snapshot()
             raise
         self.commit_snapshot()
+
+    def top_layer(self) -> dict[bytes, bytes | None]:
+        """The changes buffered in the innermost snapshot (a copy)."""
+        return dict(self._layers[-1])
 
     def changes(self) -> dict[bytes, bytes | None]:
         """The net buffered changes of all layers (``None`` marks a deletion)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..execution import gc_paused
 from ..hookspecs import hookimpl
 from ..interfaces import Executor, Scheduler, SchedulerSettings
 from ..model import BlockResult, Call
@@ -21,12 +22,13 @@ class SerialScheduler(Scheduler):
         self, calls: Sequence[Call], storage: Storage, executor: Executor
     ) -> BlockResult:
         """Run each call on one overlay in order, then write the overlay in one batch."""
-        state = StateOverlay(storage)
-        results = []
-        for call in calls:
-            state.reset_tracking()
-            results.append(executor(call, state))
-        state.commit()
+        with gc_paused():
+            state = StateOverlay(storage)
+            results = []
+            for call in calls:
+                state.reset_tracking()
+                results.append(executor(call, state))
+            state.commit()
         return BlockResult.of(results)
 
 

@@ -1,0 +1,203 @@
+"""``supervm bench parallel``: serial vs parallel execution of token-transfer blocks.
+
+The workload of the Block-STM paper: transfers between random distinct accounts out of 2 to
+10,000, in blocks of 1,000 and 10,000 transactions, on the AssemblyScript ERC20. Serial and
+parallel runs start from identical states and must end in identical ones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+import click
+from eth_abi.abi import encode
+from supervm import (
+    Call,
+    CompileSettings,
+    ExecutionContext,
+    Kernel,
+    SchedulerSettings,
+    StateOverlay,
+    Storage,
+    load_artifact,
+)
+from supervm.abi import selector
+from supervm.builtins.scheduler_serial import SerialScheduler
+from supervm.cli.compile import compile_paths
+
+from .graph import from_results
+from .scheduler import ParallelScheduler
+
+ROOT = Path(__file__).resolve().parents[4]
+TOKEN_SOURCE = ROOT / "examples" / "contracts" / "erc20-as"
+DEPLOYER = bytes.fromhex("de9107e7de9107e7de9107e7de9107e7de9107e7")
+TRANSFER = selector("transfer(address,uint256)")
+GAS = 1_000_000
+GRID_ACCOUNTS = (2, 10, 100, 1_000, 10_000)
+GRID_TXS = (1_000, 10_000)
+
+
+@attrs.frozen
+class Cell:
+    """One measurement: a block of ``txs`` transfers among ``accounts`` accounts."""
+
+    accounts: int
+    txs: int
+    workers: int
+    serial_tps: float
+    parallel_tps: float
+    reexecutions_per_tx: float
+    parallelism: float
+    equal: bool
+
+    def as_json(self) -> dict[str, float | bool]:
+        """The ``--json`` line."""
+        return {
+            "serial_tps": round(self.serial_tps, 1),
+            "parallel_tps": round(self.parallel_tps, 1),
+            "speedup": round(self.parallel_tps / self.serial_tps, 3),
+            "reexecutions_per_tx": round(self.reexecutions_per_tx, 4),
+            "equal": self.equal,
+        }
+
+
+def _address(i: int) -> bytes:
+    return (0xACC0_0000_0000 + i).to_bytes(20, "big")
+
+
+def _transfer(to: bytes, amount: int) -> bytes:
+    return TRANSFER + encode(["address", "uint256"], ["0x" + to.hex(), amount])
+
+
+class Workload:
+    """The token, deployed and funded identically on as many storages as asked."""
+
+    def __init__(self, kernel: Kernel, code: bytes, accounts: int) -> None:
+        self.kernel = kernel
+        self.code = code
+        self.accounts = [_address(i) for i in range(accounts)]
+
+    def fresh_state(self) -> tuple[Storage, bytes]:
+        """A memory storage with the token deployed and every account funded."""
+        storage = self.kernel.open_storage("memory")
+        ctor = encode(["string", "string", "uint256"], ["Bench", "BNCH", 10**30])
+        deployment = self.kernel.deploy(
+            self.code, storage, ExecutionContext(caller=DEPLOYER), input=ctor
+        )
+        if not deployment.ok:
+            raise click.ClickException(f"token deploy failed: {deployment.result.error}")
+        state = StateOverlay(storage)
+        vm = self.kernel.vm()
+        context = ExecutionContext(caller=DEPLOYER, address=deployment.address, gas_limit=GAS)
+        for account in self.accounts:
+            result = vm.execute(self.code, state, context, input=_transfer(account, 10**24))
+            if not result.ok:
+                raise click.ClickException(f"funding failed: {result.error}")
+        state.commit()
+        return storage, deployment.address
+
+    def block(self, token: bytes, txs: int, seed: int) -> list[Call]:
+        """``txs`` transfers between random distinct accounts."""
+        rng = random.Random(seed)
+        calls = []
+        n = len(self.accounts)
+        for _ in range(txs):
+            sender, recipient = rng.sample(range(n), 2)
+            context = ExecutionContext(caller=self.accounts[sender], address=token, gas_limit=GAS)
+            data = _transfer(self.accounts[recipient], rng.randint(1, 1000))
+            calls.append(Call(code=self.code, input=data, context=context))
+        return calls
+
+
+def build_token(kernel: Kernel) -> bytes:
+    """Compile the AssemblyScript ERC20 and return its module."""
+    known = frozenset((f.module, f.name) for f in kernel.host_functions())
+    with tempfile.TemporaryDirectory() as tmp:
+        written = compile_paths(
+            kernel.compilers(), (TOKEN_SOURCE,), CompileSettings(known_imports=known), Path(tmp)
+        )
+        artifacts = [load_artifact(p) for p in written]
+    return next(a.bytecode for a in artifacts if a.kind == "wasm")
+
+
+def measure(kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int) -> Cell:
+    """Run one block serially and in parallel from identical states; compare."""
+    workload = Workload(kernel, code, max(accounts, 2))
+    serial_storage, token = workload.fresh_state()
+    parallel_storage, token2 = workload.fresh_state()
+    assert token == token2
+    calls = workload.block(token, txs, seed=accounts * 7919 + txs)
+    executor = kernel.executor()
+
+    start = time.perf_counter()
+    serial = SerialScheduler().execute_block(calls, serial_storage, executor)
+    serial_time = time.perf_counter() - start
+
+    scheduler = ParallelScheduler(SchedulerSettings(workers=workers))
+    try:
+        scheduler.prepare(parallel_storage, executor)
+        start = time.perf_counter()
+        parallel = scheduler.execute_block(calls, parallel_storage, executor)
+        parallel_time = time.perf_counter() - start
+        stats = scheduler.last_stats
+    finally:
+        scheduler.close()
+    equal = serial == parallel and dict(serial_storage.iterate()) == dict(
+        parallel_storage.iterate()
+    )
+    return Cell(
+        accounts=accounts,
+        txs=txs,
+        workers=workers,
+        serial_tps=txs / serial_time,
+        parallel_tps=txs / parallel_time,
+        reexecutions_per_tx=(stats.reexecutions / txs) if stats else 0.0,
+        parallelism=from_results(serial.results).parallelism(),
+        equal=equal,
+    )
+
+
+@click.command("parallel")
+@click.option("--accounts", type=click.IntRange(min=2), help="One cell: accounts.")
+@click.option("--txs", type=click.IntRange(min=1), help="One cell: transactions in the block.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes besides the scheduling one (default: cores - 1).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line (one cell).")
+def parallel_command(
+    accounts: int | None, txs: int | None, workers: int | None, as_json: bool
+) -> None:
+    """Serial vs parallel tx/s on token-transfer blocks (the Block-STM workload)."""
+    workers = workers or ParallelScheduler().workers
+    with Kernel.from_plugins() as kernel:
+        code = build_token(kernel)
+        if accounts is not None or txs is not None or as_json:
+            cell = measure(kernel, code, accounts or 10_000, txs or 1_000, workers)
+            if as_json:
+                click.echo(json.dumps(cell.as_json()))
+            else:
+                _print([cell])
+            return
+        cells = [measure(kernel, code, a, n, workers) for n in GRID_TXS for a in GRID_ACCOUNTS]
+        _print(cells)
+
+
+def _print(cells: list[Cell]) -> None:
+    click.echo(
+        f"{'accounts':>8} {'txs':>6} {'serial tx/s':>12} {'parallel tx/s':>14} "
+        f"{'speedup':>8} {'re-exec/tx':>10} {'parallelism':>11} {'equal':>6}"
+    )
+    for c in cells:
+        click.echo(
+            f"{c.accounts:>8} {c.txs:>6} {c.serial_tps:>12,.0f} {c.parallel_tps:>14,.0f} "
+            f"{c.parallel_tps / c.serial_tps:>7.2f}x {c.reexecutions_per_tx:>10.3f} "
+            f"{c.parallelism:>11.1f} {c.equal!s:>6}"
+        )
+    click.echo(f"workers: {cells[0].workers}; parallelism = transactions / longest conflict chain")

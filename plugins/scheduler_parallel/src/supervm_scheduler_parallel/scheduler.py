@@ -1,0 +1,480 @@
+"""The parallel scheduler: optimistic execution in worker processes, validation in block order.
+
+How a block runs (see ``docs/parallel.md``):
+
+1. Worker processes (started once, reused across blocks) hold replicas of the pre-state, kept
+   in sync by shipping each committed block's changes.
+2. The block is cut into chunks. Each worker is handed chunks as it finishes the previous ones
+   (idle workers take the next chunk, so none waits while work remains), and executes a chunk
+   in order, each call seeing the writes of the calls before it in its chunk and recording the
+   values it read.
+3. The scheduler walks the block in order. A speculative result is accepted when every value
+   it read equals the block state at that point (:class:`ConflictDetector`); its writes are
+   applied. Otherwise the call is re-executed here, on the block state, which is exactly what
+   the serial scheduler does. Too many re-executions switch the rest of the block to serial.
+4. The block is committed in one batch.
+
+Whatever the conflicts, crashes or stale replicas, the committed state and every result equal
+the serial scheduler's: a result is only ever accepted when its inputs were the serial inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import attrs
+from supervm import BlockResult, Call, ExecutionResult, Scheduler, SchedulerSettings, StateOverlay
+from supervm.builtins.scheduler_serial import SerialScheduler
+from supervm.execution import gc_paused
+from supervm.interfaces import Executor
+from supervm.storage import Change, Storage
+
+from . import worker
+from .rwset import ConflictDetector
+
+log = logging.getLogger("supervm.parallel")
+
+#: Calls per chunk handed to a worker.
+DEFAULT_CHUNK = 32
+#: Chunks queued at each worker, so that none waits for the scheduler between chunks.
+DEFAULT_PREFETCH = 2
+#: How far ahead of the scheduling process workers may run, in rounds of chunks.
+DEFAULT_LOOKAHEAD = 2
+#: Above this share of re-executed calls, the rest of the block runs serially.
+DEFAULT_MAX_REEXECUTIONS = 0.5
+#: Blocks smaller than this many chunks run serially: there is nothing to overlap.
+MIN_CHUNKS = 2
+START_TIMEOUT = 120.0
+_LOST = None
+_OWN = ()  # a chunk the scheduling process executes itself
+
+
+@attrs.frozen
+class BlockStats:
+    """What the scheduler did for one block.
+
+    :param transactions: calls in the block.
+    :param executions: executions in total (speculative, re-executed and serial).
+    :param reexecutions: calls executed again here because their speculative reads were stale.
+    :param validation_failures: speculative results rejected by validation.
+    :param fallbacks: calls executed serially here without a speculative attempt (after the
+        re-execution bound was hit, for chunks a crashed worker lost, or for a serial block).
+    :param own: calls the scheduling process executed in order itself (chunks no worker had
+        taken yet when it reached them).
+    :param worker_failures: workers that died or failed during the block.
+    :param workers: worker processes used.
+    :param chunks: chunks handed out.
+    :param wall_time: seconds from start to commit.
+    """
+
+    transactions: int
+    executions: int
+    reexecutions: int
+    validation_failures: int
+    fallbacks: int
+    own: int
+    worker_failures: int
+    workers: int
+    chunks: int
+    wall_time: float
+
+
+@attrs.define
+class _Worker:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    synced: tuple[int, int] | None = None
+    inflight: list[int] = attrs.field(factory=list)
+    alive: bool = True
+    codes: set[int] = attrs.field(factory=set)
+
+
+class ParallelScheduler(Scheduler):
+    """Executes a block on worker processes with the exact result of the serial scheduler."""
+
+    def __init__(self, settings: SchedulerSettings | None = None) -> None:
+        self.settings = settings or SchedulerSettings()
+        options = self.settings.options
+        # The scheduling process executes as well, so one core is left for it by default.
+        self.workers = self.settings.workers or max(1, (os.cpu_count() or 2) - 1)
+        self.chunk_size = max(1, int(options.get("chunk_size", DEFAULT_CHUNK)))
+        self.max_reexecutions = float(options.get("max_reexecutions", DEFAULT_MAX_REEXECUTIONS))
+        self.prefetch = max(1, int(options.get("prefetch", DEFAULT_PREFETCH)))
+        self.lookahead = max(1, int(options.get("lookahead", DEFAULT_LOOKAHEAD)))
+        self.stride = max(0, int(options.get("stride", 0)))
+        self._pool: list[_Worker] = []
+        self._pool_key: tuple[Any, ...] | None = None
+        self._disabled: str | None = None
+        self._epoch = 0
+        self._storage_id: int | None = None
+        self._last_changes: list[Change] | None = None
+        self._block = 0
+        self._code_ids: dict[bytes, int] = {}
+        self.stats: list[BlockStats] = []
+
+    # -- pool ----------------------------------------------------------------------------------
+
+    def _ensure_pool(self, executor: Executor) -> bool:
+        """Start (or restart) the workers; ``False`` if this executor cannot be parallelised."""
+        kernel = getattr(executor, "kernel", None)
+        if kernel is None:
+            return False
+        vm_settings = getattr(executor, "settings", None)
+        expected = worker.fingerprint(kernel, vm_settings)
+        if self._pool_key is not None and self._pool_key != expected:
+            self._stop_pool()  # a different kernel or VM settings: new workers
+        self._pool_key = expected
+        self._pool = [w for w in self._pool if w.alive and w.process.poll() is None]
+        while len(self._pool) < self.workers:
+            parent_sock, child_sock = socket.socketpair()
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "supervm_scheduler_parallel.worker",
+                    str(child_sock.fileno()),
+                ],
+                pass_fds=[child_sock.fileno()],
+            )
+            child_sock.close()
+            parent = Connection(parent_sock.detach())
+            parent.send(("init", vm_settings))
+            if not parent.poll(START_TIMEOUT):
+                process.kill()
+                raise RuntimeError("a parallel-scheduler worker did not start")
+            try:
+                _hello, theirs = parent.recv()
+            except EOFError:
+                raise RuntimeError("a parallel-scheduler worker exited at start") from None
+            if theirs != expected:
+                # Workers load the installed plugins; an in-process plugin or another VM
+                # configuration would make them execute differently: run serially instead.
+                process.kill()
+                self._disabled = "the workers' plugins differ from the kernel's"
+                log.warning("parallel scheduler runs serially: %s", self._disabled)
+                self._stop_pool()
+                return False
+            self._pool.append(_Worker(process, parent))
+        return True
+
+    def _stop_pool(self) -> None:
+        for w in self._pool:
+            if w.alive and w.process.poll() is None:
+                with contextlib.suppress(OSError):
+                    w.conn.send(("stop",))
+        for w in self._pool:
+            try:
+                w.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                w.process.kill()
+                w.process.wait()
+            w.conn.close()
+        self._pool = []
+
+    def close(self) -> None:
+        """Stop the workers."""
+        self._stop_pool()
+        self._pool_key = None
+
+    # -- replicas ------------------------------------------------------------------------------
+
+    def _sync(self, storage: Storage) -> None:
+        sid = id(storage)
+        if sid != self._storage_id:
+            self._storage_id, self._last_changes = sid, None
+            self._epoch += 1  # a storage the replicas never saw: everyone resyncs in full
+        want = (sid, self._epoch)
+        full: list[Change] | None = None
+        for w in self._pool:
+            if w.synced == want:
+                continue
+            if w.synced == (sid, self._epoch - 1) and self._last_changes is not None:
+                w.conn.send(("delta", self._last_changes))
+            else:
+                if full is None:
+                    full = list(storage.iterate())
+                w.conn.send(("full", full))
+            w.synced = want
+
+    def prepare(self, storage: Storage, executor: Executor) -> bool:
+        """Start the workers and sync their replicas now (benchmarks keep this out of timing).
+
+        Returns whether blocks on this executor will run in parallel.
+        """
+        if self._disabled is not None or not self._ensure_pool(executor):
+            return False
+        self._sync(storage)
+        return True
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def execute_block(
+        self, calls: Sequence[Call], storage: Storage, executor: Executor
+    ) -> BlockResult:
+        """Execute ``calls`` optimistically in parallel and commit once; see the module doc."""
+        started = time.perf_counter()
+        n = len(calls)
+        if (
+            self._disabled is not None
+            or n < MIN_CHUNKS * self.chunk_size
+            or not self._ensure_pool(executor)
+        ):
+            result = SerialScheduler().execute_block(calls, storage, executor)
+            self._record(BlockStats(n, n, 0, 0, n, 0, 0, 0, 0, time.perf_counter() - started))
+            self._forget(storage)
+            return result
+        with gc_paused():
+            self._sync(storage)
+            self._block += 1
+            run = _BlockRun(self, calls, executor, StateOverlay(storage))
+            results = run.execute()
+            changes = sorted(run.state.changes().items())
+            run.state.commit()
+        self._last_changes = changes
+        self._epoch += 1
+        for w in self._pool:  # replicas now lag by exactly this block's changes
+            if w.synced == (id(storage), self._epoch - 1):
+                continue
+            w.synced = None
+        self._record(run.stats(time.perf_counter() - started))
+        return BlockResult.of(results)
+
+    def _forget(self, storage: Storage) -> None:
+        """After a block the workers did not see: their replicas need a full sync."""
+        for w in self._pool:
+            w.synced = None
+
+    def _record(self, stats: BlockStats) -> None:
+        self.stats.append(stats)
+        log.info(
+            "block: %d calls, %d executions, %d re-executed, %d serial, %d worker failures, "
+            "%.1f ms",
+            stats.transactions, stats.executions, stats.reexecutions, stats.fallbacks,
+            stats.worker_failures, stats.wall_time * 1000,
+        )  # fmt: skip
+
+    @property
+    def last_stats(self) -> BlockStats | None:
+        """Statistics of the most recent block."""
+        return self.stats[-1] if self.stats else None
+
+
+class _BlockRun:
+    """One block on the pool: hand out chunks, collect outcomes, validate in order."""
+
+    def __init__(
+        self,
+        scheduler: ParallelScheduler,
+        calls: Sequence[Call],
+        executor: Executor,
+        state: StateOverlay,
+    ) -> None:
+        self.s = scheduler
+        self.calls = calls
+        self.executor = executor
+        self.state = state
+        size = scheduler.chunk_size
+        self.starts = list(range(0, len(calls), size))
+        self.next_chunk = 0
+        self.handed_out = 0
+        self.handed: set[int] = set()
+        #: The chunk the scheduling process works on: it is never handed to a worker.
+        self.position = 0
+        # The scheduling process keeps one chunk in N + 1 for itself (N workers): with the
+        # validation it also does, that balanced best on 2 cores (docs/parallel.md).
+        self.stride = scheduler.stride or len(scheduler._pool) + 1
+        self.max_ahead = scheduler.lookahead * self.stride
+        #: Idle workers held back by the lookahead bound, to be served as the position moves.
+        self.waiting: set[int] = set()
+        self.outcomes: dict[int, list[worker.Outcome] | None] = {}
+        self.executions = self.reexecutions = self.failures = self.fallbacks = self.own = 0
+        self.worker_failures = 0
+        self.serial_from: int | None = None
+        self.pending_writes: list[Change] = []
+
+    # -- handing out chunks ----------------------------------------------------------------
+
+    def _hand_out(self, w: _Worker) -> None:
+        # Never the chunk the scheduling process is about to take itself, nor the chunks kept
+        # for it (one in every stride): it executes those in order, the workers the rest.
+        self.next_chunk = max(self.next_chunk, self.position + 1)
+        while self.next_chunk % self.stride == 0:
+            self.next_chunk += 1
+        if self.serial_from is not None or self.next_chunk >= len(self.starts):
+            return
+        # A worker running far ahead reads state that many unvalidated calls will change before
+        # its results are checked: bound how far ahead it may go.
+        if self.next_chunk > self.position + self.max_ahead:
+            self.waiting.add(id(w))
+            return
+        self.waiting.discard(id(w))
+        self.handed.add(self.next_chunk)
+        start = self.starts[self.next_chunk]
+        self.next_chunk += 1
+        self.handed_out += 1
+        wire = []
+        code_ids = self.s._code_ids
+        try:
+            for call in self.calls[start : start + self.s.chunk_size]:
+                code_id = code_ids.get(call.code)
+                if code_id is None:
+                    code_id = code_ids[call.code] = len(code_ids)
+                if code_id not in w.codes:  # each contract's code crosses once per worker
+                    w.conn.send(("code", code_id, call.code))
+                    w.codes.add(code_id)
+                wire.append((code_id, call.entry, call.args, call.input, call.context, call.vm))
+            w.conn.send(("chunk", self.s._block, start, wire))
+        except OSError:
+            self._lose(w)
+            self.outcomes[start] = _LOST
+            return
+        w.inflight.append(start)
+
+    def _lose(self, w: _Worker) -> None:
+        if w.alive:
+            w.alive = False
+            self.worker_failures += 1
+            log.warning("parallel-scheduler worker %d failed; its calls run here", w.process.pid)
+        for start in w.inflight:
+            self.outcomes.setdefault(start, _LOST)
+        w.inflight.clear()
+
+    def _receive(self, timeout: float | None) -> None:
+        pool = [w for w in self.s._pool if w.alive]
+        if not pool:
+            return
+        # A dead worker's socket closes: it shows up as ready and recv() raises EOFError.
+        ready = wait([w.conn for w in pool], timeout)
+        for w in pool:
+            if w.conn in ready:
+                try:
+                    message = w.conn.recv()
+                except (EOFError, OSError):
+                    self._lose(w)
+                    continue
+                kind, block, start = message[0], message[1], message[2]
+                if block != self.s._block:
+                    continue
+                if start in w.inflight:
+                    w.inflight.remove(start)
+                self.outcomes[start] = message[3] if kind == "done" else _LOST
+                if kind != "done":
+                    log.warning("worker %d failed on a chunk:\n%s", w.process.pid, message[3])
+                self._hand_out(w)
+
+    # -- the block ---------------------------------------------------------------------------
+
+    def execute(self) -> list[ExecutionResult]:
+        # The scheduling process executes too: it takes the first chunk, and later every chunk
+        # no worker has been handed yet when it gets there, so it never idles while workers
+        # run ahead; what a worker returns in time, it only validates.
+        for _ in range(self.s.prefetch):
+            for w in self.s._pool:
+                self._hand_out(w)
+        results: list[ExecutionResult] = []
+        size = self.s.chunk_size
+        budget = self.s.max_reexecutions * len(self.calls)
+        for index, start in enumerate(self.starts):
+            self.position = index
+            chunk = self.calls[start : start + size]
+            if self.serial_from is not None:
+                outcomes = _LOST
+            elif index not in self.handed:
+                outcomes = _OWN
+            else:
+                while start not in self.outcomes:
+                    if not any(w.alive for w in self.s._pool):
+                        self.outcomes.setdefault(start, _LOST)
+                        break
+                    self._receive(timeout=1.0)
+                outcomes = self.outcomes.pop(start)
+            for offset, call in enumerate(chunk):
+                if outcomes is _OWN:
+                    results.append(self._run_here(call))
+                    self.own += 1
+                    continue
+                if outcomes is _LOST:
+                    results.append(self._run_here(call))
+                    self.fallbacks += 1
+                    continue
+                result, reads, ranges, writes = outcomes[offset]
+                self.executions += 1
+                if ConflictDetector.valid(reads, ranges, self.state):
+                    self.state.apply(writes)
+                    self.pending_writes.extend(writes)
+                    results.append(result)
+                    continue
+                self.failures += 1
+                self.reexecutions += 1
+                results.append(self._run_here(call))
+                if self.reexecutions > budget and self.serial_from is None:
+                    self.serial_from = start + offset + 1
+                    log.info("re-execution bound hit: the rest of the block runs serially")
+                    break
+            else:
+                self._publish()
+                # Serve finished workers before going on: they get their next chunk now
+                # instead of idling until this loop needs their result.
+                self.position = index + 1
+                for w in self.s._pool:
+                    if w.alive and id(w) in self.waiting:
+                        self._hand_out(w)
+                self._receive(timeout=0)
+                continue
+            # The bound was hit inside this chunk: finish it serially.
+            for call in chunk[offset + 1 :]:
+                results.append(self._run_here(call))
+                self.fallbacks += 1
+        self._drain()
+        return results
+
+    def _run_here(self, call: Call) -> ExecutionResult:
+        self.executions += 1
+        self.state.snapshot()  # to learn the call's net writes for the workers
+        result = self.executor(call, self.state)
+        self.pending_writes.extend(self.state.top_layer().items())
+        self.state.commit_snapshot()
+        return result
+
+    def _publish(self) -> None:
+        """Send the writes validated since the last publication to every worker."""
+        if not self.pending_writes or self.serial_from is not None:
+            self.pending_writes.clear()
+            return
+        message = ("writes", self.s._block, self.pending_writes)
+        for w in self.s._pool:
+            if w.alive:
+                try:
+                    w.conn.send(message)
+                except OSError:
+                    self._lose(w)
+        self.pending_writes = []
+
+    def _drain(self) -> None:
+        """Wait for chunks still running so the pipes are clean for the next block."""
+        while any(w.inflight for w in self.s._pool if w.alive):
+            self._receive(timeout=1.0)
+        self.outcomes.clear()
+
+    def stats(self, wall_time: float) -> BlockStats:
+        return BlockStats(
+            transactions=len(self.calls),
+            executions=self.executions,
+            reexecutions=self.reexecutions,
+            validation_failures=self.failures,
+            fallbacks=self.fallbacks,
+            own=self.own,
+            worker_failures=self.worker_failures,
+            workers=len(self.s._pool),
+            chunks=self.handed_out,
+            wall_time=wall_time,
+        )
