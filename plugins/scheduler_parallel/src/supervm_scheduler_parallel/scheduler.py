@@ -140,7 +140,7 @@ class ParallelScheduler(Scheduler):
                 [
                     sys.executable,
                     "-m",
-                    "supervm_scheduler_parallel.worker",
+                    "supervm_scheduler_parallel.worker_process",
                     str(child_sock.fileno()),
                 ],
                 pass_fds=[child_sock.fileno()],
@@ -416,7 +416,11 @@ class _BlockRun:
                 self.failures += 1
                 self.reexecutions += 1
                 results.append(self._run_here(call))
-                if self.reexecutions > budget and self.serial_from is None:
+                # Give up on speculation early when it mostly fails (a hot spot: every call
+                # conflicts), and in any case past the bound on re-executions.
+                checked = self.executions - self.own - self.reexecutions
+                hot = checked >= 2 * size and self.failures > self.s.max_reexecutions * checked
+                if (hot or self.reexecutions > budget) and self.serial_from is None:
                     self.serial_from = start + offset + 1
                     log.info("re-execution bound hit: the rest of the block runs serially")
                     break
@@ -439,6 +443,9 @@ class _BlockRun:
 
     def _run_here(self, call: Call) -> ExecutionResult:
         self.executions += 1
+        if self.serial_from is not None:  # serial for the rest: the workers need no writes
+            self.state.reset_tracking()
+            return self.executor(call, self.state)
         self.state.snapshot()  # to learn the call's net writes for the workers
         result = self.executor(call, self.state)
         self.pending_writes.extend(self.state.top_layer().items())

@@ -1,8 +1,8 @@
 """The worker process: a replica of the state and a speculative executor.
 
-A worker is a plain ``python -m supervm_scheduler_parallel.worker FD`` process talking over a
-socket (not :mod:`multiprocessing`'s spawn, which would re-run the embedding program's main
-module). It builds its own kernel (its own wasmtime engine and module cache) from the installed
+A worker is a plain ``python -m supervm_scheduler_parallel.worker_process FD`` process talking
+over a socket (not :mod:`multiprocessing`'s spawn, which would re-run the embedding program's
+main module). It builds its own kernel (its own wasmtime engine and module cache) from the installed
 plugins, keeps a replica of the block's pre-state that the scheduler keeps in sync, and
 executes chunks of calls in order on that replica: each call sees the writes of the calls
 before it in the same chunk, and records what it read for the scheduler to validate.
@@ -112,10 +112,3 @@ def main(conn: Connection) -> None:
                     conn.send(("error", block, start, traceback.format_exc(limit=5)))
     finally:
         kernel.close()
-
-
-if __name__ == "__main__":
-    import socket
-    import sys
-
-    main(Connection(socket.socket(fileno=int(sys.argv[1])).detach()))

@@ -1,0 +1,128 @@
+"""The parallel scheduler's result equals the serial scheduler's, byte for byte, always."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from supervm import Kernel
+from supervm.builtins.scheduler_serial import SerialScheduler
+
+OPS = st.sampled_from([0, 0, 0, 0, 0, 1, 2, 3, 4])  # mostly transfers; writes, reads, failures
+
+
+def _block(call, code: bytes, keys: int, ops: list[tuple[int, int, int, int]]):  # type: ignore[no-untyped-def]
+    return [call(code, op, a % keys, b % keys, amount) for op, a, b, amount in ops]
+
+
+def _compare(kernel: Kernel, scheduler, blocks) -> None:  # type: ignore[no-untyped-def]
+    serial_storage = kernel.open_storage("memory")
+    parallel_storage = kernel.open_storage("memory")
+    executor = kernel.executor()
+    for calls in blocks:
+        expected = SerialScheduler().execute_block(calls, serial_storage, executor)
+        got = scheduler.execute_block(calls, parallel_storage, executor)
+        assert got == expected
+        assert dict(parallel_storage.iterate()) == dict(serial_storage.iterate())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2, 4])
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    keys=st.sampled_from([2, 5, 50]),
+    blocks=st.lists(
+        st.lists(
+            st.tuples(OPS, st.integers(0, 255), st.integers(0, 255), st.integers(0, 150)),
+            min_size=8,
+            max_size=60,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_random_blocks(kernel, bank, scheduler_for, call, workers, keys, blocks) -> None:  # type: ignore[no-untyped-def]
+    scheduler = scheduler_for(workers)
+    _compare(kernel, scheduler, [_block(call, bank, keys, ops) for ops in blocks])
+    assert scheduler.last_stats is not None
+
+
+@pytest.mark.slow
+def test_workers_really_run_and_conflicts_are_reexecuted(kernel, bank, scheduler_for, call) -> None:  # type: ignore[no-untyped-def]
+    scheduler = scheduler_for(2)
+    # Everyone pays account 0: every call after the first conflicts with an earlier one.
+    hot = [call(bank, 0, a, 0, 1) for a in range(1, 41)]
+    _compare(kernel, scheduler, [hot])
+    stats = scheduler.last_stats
+    assert stats is not None and stats.workers == 2
+    assert stats.executions > stats.transactions  # speculative results were rejected
+    # Independent transfers: speculation succeeds.
+    cold = [call(bank, 0, 2 * i, 2 * i + 1, 1) for i in range(40)]
+    _compare(kernel, scheduler, [cold])
+    stats = scheduler.last_stats
+    assert stats is not None and stats.reexecutions == 0 and stats.own < stats.transactions
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_block_loses_and_duplicates_nothing(kernel, bank, call) -> None:  # type: ignore[no-untyped-def]
+    from supervm import SchedulerSettings
+    from supervm_scheduler_parallel import ParallelScheduler
+
+    scheduler = ParallelScheduler(SchedulerSettings(workers=2, options={"chunk_size": "4"}))
+    try:
+        # Slow calls (a busy loop each) so that the block is still running when the kill lands.
+        calls = [call(bank, 5, 2 * i, 2 * i + 1, 3, gas=50_000_000) for i in range(120)]
+        serial_storage = kernel.open_storage("memory")
+        expected = SerialScheduler().execute_block(calls, serial_storage, kernel.executor())
+        storage = kernel.open_storage("memory")
+        assert scheduler.prepare(storage, kernel.executor())
+        victim = scheduler._pool[0].process.pid
+        killer = threading.Timer(0.05, os.kill, (victim, signal.SIGKILL))
+        killer.start()
+        started = time.perf_counter()
+        got = scheduler.execute_block(calls, storage, kernel.executor())
+        killer.join()
+        assert time.perf_counter() - started > 0.05, "the block ended before the kill"
+        assert got == expected
+        assert dict(storage.iterate()) == dict(serial_storage.iterate())
+        assert scheduler.last_stats is not None and scheduler.last_stats.worker_failures == 1
+        # The next block restarts the worker and still agrees.
+        more = [call(bank, 0, i % 7, (i + 2) % 7, 1) for i in range(40)]
+        expected = SerialScheduler().execute_block(more, serial_storage, kernel.executor())
+        assert scheduler.execute_block(more, storage, kernel.executor()) == expected
+        assert scheduler.last_stats.workers == 2
+    finally:
+        scheduler.close()
+
+
+def test_small_blocks_and_foreign_executors_run_serially(kernel, bank, call) -> None:  # type: ignore[no-untyped-def]
+    from supervm import SchedulerSettings
+    from supervm_scheduler_parallel import ParallelScheduler
+
+    scheduler = ParallelScheduler(SchedulerSettings(workers=1, options={"chunk_size": "50"}))
+    try:
+        storage = kernel.open_storage("memory")
+        calls = [call(bank, 0, 1, 2, 5)]
+        result = scheduler.execute_block(calls, storage, kernel.executor())
+        assert result.results[0].ok
+        assert scheduler.last_stats is not None and scheduler.last_stats.workers == 0
+
+        def plain_executor(c, state):  # type: ignore[no-untyped-def]
+            return kernel.executor()(c, state)
+
+        many = [call(bank, 0, i % 5, (i + 1) % 5, 1) for i in range(200)]
+        scheduler.execute_block(many, storage, plain_executor)
+        assert scheduler.last_stats.workers == 0  # no kernel to give workers: serial
+    finally:
+        scheduler.close()
+
+
+def test_plugin_registers_the_scheduler_and_bench(kernel) -> None:  # type: ignore[no-untyped-def]
+    assert "parallel" in kernel.schedulers
+    assert Kernel.from_plugins(["scheduler_parallel"]).default_name("scheduler") == "parallel"
+    assert "bench parallel" in kernel.commands()
