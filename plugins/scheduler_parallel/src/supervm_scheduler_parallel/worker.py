@@ -76,7 +76,7 @@ def main(conn: Connection) -> None:
     block, block_state = -1, StateOverlay(replica)
     codes: dict[int, bytes] = {}
     # Chunks allocate many short-lived objects; generation scans would cost more than the
-    # contracts. Collect once per block instead (above).
+    # contracts. Collect the young generations once per block instead (above).
     gc.disable()
     conn.send(("hello", fingerprint(kernel, settings)))
     try:
@@ -92,12 +92,14 @@ def main(conn: Connection) -> None:
                 replica = MemoryStorage()
                 replica.write_batch(message[1])
                 block, block_state = -1, StateOverlay(replica)
+                gc.collect()
+                gc.freeze()  # the replica lives on: keep it out of every later collection
             elif kind == "delta":
                 replica.write_batch(message[1])
                 block, block_state = -1, StateOverlay(replica)
             elif kind in ("writes", "chunk") and message[1] != block:
                 block, block_state = message[1], StateOverlay(replica)
-                gc.collect()  # between blocks; automatic collection is off (see below)
+                gc.collect(1)  # the young generations, between blocks (see below)
             if kind == "code":
                 codes[message[1]] = message[2]
             elif kind == "writes":
