@@ -47,6 +47,8 @@ log = logging.getLogger("supervm.parallel")
 DEFAULT_CHUNK = 32
 #: Chunks queued at each worker, so that none waits for the scheduler between chunks.
 DEFAULT_PREFETCH = 2
+#: The share of chunks the scheduling process executes itself, with one worker.
+DEFAULT_OWN_SHARE = 0.4
 #: How far ahead of the scheduling process workers may run, in rounds of chunks.
 DEFAULT_LOOKAHEAD = 2
 #: Above this share of re-executed calls, the rest of the block runs serially.
@@ -110,7 +112,7 @@ class ParallelScheduler(Scheduler):
         self.max_reexecutions = float(options.get("max_reexecutions", DEFAULT_MAX_REEXECUTIONS))
         self.prefetch = max(1, int(options.get("prefetch", DEFAULT_PREFETCH)))
         self.lookahead = max(1, int(options.get("lookahead", DEFAULT_LOOKAHEAD)))
-        self.stride = max(0, int(options.get("stride", 0)))
+        self.own_share = float(options.get("own_share", DEFAULT_OWN_SHARE))
         self._pool: list[_Worker] = []
         self._pool_key: tuple[Any, ...] | None = None
         self._disabled: str | None = None
@@ -289,10 +291,10 @@ class _BlockRun:
         self.handed: set[int] = set()
         #: The chunk the scheduling process works on: it is never handed to a worker.
         self.position = 0
-        # The scheduling process keeps one chunk in N + 1 for itself (N workers): with the
-        # validation it also does, that balanced best on 2 cores (docs/parallel.md).
-        self.stride = scheduler.stride or len(scheduler._pool) + 1
-        self.max_ahead = scheduler.lookahead * self.stride
+        # The scheduling process keeps a share of the chunks for itself; it also validates the
+        # others, so its share is less than an equal split (docs/parallel.md).
+        self.share = scheduler.own_share / len(scheduler._pool)
+        self.max_ahead = scheduler.lookahead * (len(scheduler._pool) + 1)
         #: Idle workers held back by the lookahead bound, to be served as the position moves.
         self.waiting: set[int] = set()
         self.outcomes: dict[int, list[worker.Outcome] | None] = {}
@@ -305,9 +307,9 @@ class _BlockRun:
 
     def _hand_out(self, w: _Worker) -> None:
         # Never the chunk the scheduling process is about to take itself, nor the chunks kept
-        # for it (one in every stride): it executes those in order, the workers the rest.
+        # for it: it executes those in order, the workers the rest.
         self.next_chunk = max(self.next_chunk, self.position + 1)
-        while self.next_chunk % self.stride == 0:
+        while self._own(self.next_chunk):
             self.next_chunk += 1
         if self.serial_from is not None or self.next_chunk >= len(self.starts):
             return
@@ -338,6 +340,10 @@ class _BlockRun:
             self.outcomes[start] = _LOST
             return
         w.inflight.append(start)
+
+    def _own(self, index: int) -> bool:
+        """Whether chunk ``index`` is kept for the scheduling process (a ``share`` of them)."""
+        return index == 0 or int(index * self.share) != int((index - 1) * self.share)
 
     def _lose(self, w: _Worker) -> None:
         if w.alive:
