@@ -120,3 +120,24 @@ def test_host_function_may_call_back_into_the_backend() -> None:
         )
     assert result.ok, result.error
     assert result.return_data == b"ok"
+
+
+def test_many_live_backends_fit_in_the_process_mapping_limit() -> None:
+    """Each engine used to reserve 2,000 memory mappings for async stacks SuperVM never uses;
+    30 live backends then exceeded Linux's default limit of 65,530 and aborted the process."""
+
+    def maps() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+
+    code = bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1) (func (export "call")))'))
+    before = maps()
+    backends = []
+    with Kernel.from_plugins() as kernel:
+        storage = kernel.open_storage("memory")
+        for i in range(40):
+            backend = kernel.vm("wasm", VMSettings(cache_dir="", max_stack=512 * 1024 + i))
+            assert backend.execute(code, StateOverlay(storage), ExecutionContext()).ok
+            backends.append(backend)
+        per_backend = (maps() - before) / len(backends)
+    assert per_backend < 500, f"{per_backend:.0f} memory mappings per backend"

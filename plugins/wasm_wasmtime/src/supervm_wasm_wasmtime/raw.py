@@ -81,6 +81,9 @@ def pooled_engine(
     B.wasmtime_pooling_allocation_config_total_tables_set(pool, pool_instances)
     B.wasmtime_pooling_allocation_config_max_memory_size_set(pool, max_memory)
     B.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, 64 * 1024)
+    # Pooled fiber stacks are for async calls, which SuperVM does not make; the default pool of
+    # 1,000 costs 2,000 memory mappings per engine, and 65,530 mappings abort a process.
+    B.wasmtime_pooling_allocation_config_total_stacks_set(pool, 0)
     B.wasmtime_pooling_allocation_strategy_set(config.ptr(), pool)
     B.wasmtime_pooling_allocation_config_delete(pool)
     return wasmtime.Engine(config)
