@@ -222,10 +222,6 @@ class StateOverlay:
             raise
         self.commit_snapshot()
 
-    def top_layer(self) -> dict[bytes, bytes | None]:
-        """The changes buffered in the innermost snapshot (a copy)."""
-        return dict(self._layers[-1])
-
     def changes(self) -> dict[bytes, bytes | None]:
         """The net buffered changes of all layers (``None`` marks a deletion)."""
         merged: dict[bytes, bytes | None] = {}

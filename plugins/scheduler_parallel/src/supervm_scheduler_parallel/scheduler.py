@@ -452,10 +452,12 @@ class _BlockRun:
         if self.serial_from is not None:  # serial for the rest: the workers need no writes
             self.state.reset_tracking()
             return self.executor(call, self.state)
-        self.state.snapshot()  # to learn the call's net writes for the workers
+        self.state.reset_tracking()
         result = self.executor(call, self.state)
-        self.pending_writes.extend(self.state.top_layer().items())
-        self.state.commit_snapshot()
+        # The call's net effect, for the workers: the current value of every key it wrote
+        # (a failed call's keys carry their unchanged values, which is harmless).
+        peek = self.state.peek
+        self.pending_writes.extend((key, peek(key)) for key in result.write_set)
         return result
 
     def _publish(self) -> None:
