@@ -184,10 +184,26 @@ class ParallelScheduler(Scheduler):
 
     def close(self) -> None:
         """Stop the workers."""
+        self._settle()
         self._stop_pool()
         self._pool_key = None
 
     # -- replicas ------------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Read and drop replies to chunks of earlier blocks (abandoned when they were final)."""
+        for w in self._pool:
+            while w.alive and w.inflight:
+                try:
+                    if not w.conn.poll(START_TIMEOUT):
+                        raise EOFError
+                    message = w.conn.recv()
+                except (EOFError, OSError):
+                    w.alive = False
+                    w.inflight.clear()
+                    break
+                if message[2] in w.inflight:
+                    w.inflight.remove(message[2])
 
     def _sync(self, storage: Storage) -> None:
         sid = id(storage)
@@ -214,6 +230,7 @@ class ParallelScheduler(Scheduler):
         """
         if self._disabled is not None or not self._ensure_pool(executor):
             return False
+        self._settle()
         self._sync(storage)
         return True
 
@@ -235,6 +252,7 @@ class ParallelScheduler(Scheduler):
             self._forget(storage)
             return result
         with gc_paused():
+            self._settle()
             self._sync(storage)
             self._block += 1
             run = _BlockRun(self, calls, executor, StateOverlay(storage))
@@ -475,9 +493,11 @@ class _BlockRun:
         self.pending_writes = []
 
     def _drain(self) -> None:
-        """Wait for chunks still running so the pipes are clean for the next block."""
-        while any(w.inflight for w in self.s._pool if w.alive):
-            self._receive(timeout=1.0)
+        """Leave chunks still running to finish on their own: the block's results are final.
+
+        Their replies are read and dropped before the next message to that worker
+        (:meth:`ParallelScheduler._settle`), so no reply waits in a full socket.
+        """
         self.outcomes.clear()
 
     def stats(self, wall_time: float) -> BlockStats:
