@@ -11,7 +11,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -77,3 +77,23 @@ def write_templates(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(Template(text).substitute(values))
     return list(files)
+
+
+def node_modules_dirs(explicit: Path | None, starts: Iterable[Path]) -> list[Path]:
+    """``explicit`` (if given), then every ``node_modules`` above each of ``starts``, in order.
+
+    Like Node's own lookup, each start directory contributes ``dir/node_modules``,
+    ``dir/../node_modules`` and so on up to the root; duplicates are dropped. Compilers pass
+    their own package directory last, so that a project outside the checkout still finds the
+    toolchain ``make install`` put in the checkout.
+    """
+    found: list[Path] = []
+    if explicit is not None:
+        found.append(explicit.resolve())
+    for start in starts:
+        start = start.resolve()
+        for directory in (start, *start.parents):
+            candidate = directory / "node_modules"
+            if candidate.is_dir() and candidate.resolve() not in found:
+                found.append(candidate.resolve())
+    return found

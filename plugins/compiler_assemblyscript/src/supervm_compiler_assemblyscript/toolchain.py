@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 from supervm.errors import ToolchainError
-from supervm.toolchain import FIX, run_node_driver
+from supervm.toolchain import FIX, node_modules_dirs, run_node_driver
 
 #: This package, which ships the driver.
 PACKAGE = "supervm_compiler_assemblyscript"
@@ -81,20 +81,6 @@ class AscResult:
 
     wasm: bytes | None
     stderr: str
-
-
-def node_modules_dirs(explicit: Path | None, starts: Iterable[Path]) -> list[Path]:
-    """``explicit`` (if given), then every ``node_modules`` above each of ``starts``, in order."""
-    found: list[Path] = []
-    if explicit is not None:
-        found.append(explicit.resolve())
-    for start in starts:
-        start = start.resolve()
-        for directory in (start, *start.parents):
-            candidate = directory / "node_modules"
-            if candidate.is_dir() and candidate.resolve() not in found:
-                found.append(candidate.resolve())
-    return found
 
 
 def find_node() -> str:

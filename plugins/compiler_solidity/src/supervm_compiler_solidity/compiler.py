@@ -20,9 +20,10 @@ from typing import Any
 
 from supervm.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 from supervm.errors import CompileError
+from supervm.toolchain import node_modules_dirs
 
 from .scaffold import write_project
-from .toolchain import SolcRun, find_node, find_solc, node_modules_dirs, run_solc
+from .toolchain import SolcRun, find_node, find_solc, run_solc
 
 log = logging.getLogger("supervm.solc")
 
@@ -195,7 +196,7 @@ class SolidityCompiler(Compiler):
         contents = {file: _read(file) for file in files}
 
         node = find_node(self.node)
-        starts = [*dict.fromkeys(f.parent for f in files), Path.cwd()]
+        starts = [*dict.fromkeys(f.parent for f in files), Path.cwd(), Path(__file__).parent]
         import_dirs = node_modules_dirs(settings.node_modules, starts)
         solc = find_solc(import_dirs if settings.node_modules is None else import_dirs[:1])
         standard_input = {

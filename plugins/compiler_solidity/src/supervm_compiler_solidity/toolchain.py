@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +40,6 @@ class SolcRun:
     version: str
     output: Mapping[str, Any]
     resolved: Mapping[str, str]
-
-
-def node_modules_dirs(explicit: Path | None, starts: Iterable[Path]) -> list[Path]:
-    """``explicit`` (if given), then every ``node_modules`` above each of ``starts``, in order.
-
-    Like Node's own lookup, each start directory contributes ``dir/node_modules``,
-    ``dir/../node_modules`` and so on up to the root; duplicates are dropped.
-    """
-    found: list[Path] = []
-    if explicit is not None:
-        found.append(explicit.resolve())
-    for start in starts:
-        for directory in (start, *start.parents):
-            candidate = directory / "node_modules"
-            if candidate.is_dir() and candidate.resolve() not in found:
-                found.append(candidate.resolve())
-    return found
 
 
 def find_node(node: str | None = None) -> str:
