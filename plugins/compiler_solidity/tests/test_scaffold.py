@@ -52,9 +52,19 @@ def test_new_project_builds_and_its_tests_pass(tmp_path: Path) -> None:
         for name in ("contracts/MyCounter.sol", "tests/test_my_counter.py", "README.md")
     )
 
-    # Outside the SuperVM checkout no node_modules is found upwards: a one-line error with the fix
+    # Outside the checkout the toolchain is still found, through the plugin's own location.
     proc = subprocess.run(
         [str(BIN / "supervm"), "compile", "contracts"],
+        cwd=project, capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "wrote build/MyCounter.json"
+
+    # A --node-modules without solc-js: a one-line error with the fix.
+    empty = tmp_path / "empty_node_modules"
+    empty.mkdir()
+    proc = subprocess.run(
+        [str(BIN / "supervm"), "compile", "contracts", "--node-modules", str(empty)],
         cwd=project, capture_output=True, text=True, timeout=120, env=env, check=False,
     )  # fmt: skip
     assert proc.returncode == 1
