@@ -82,6 +82,8 @@ class Kernel:
         plugins.call_per_plugin("supervm_register_scheduler", self.schedulers)
         plugins.call_per_plugin("supervm_register_consensus", self.consensus_engines)
         self._vms: dict[tuple[str, VMSettings], ExecutionBackend] = {}
+        #: Settings for schedulers built without explicit ones (``supervm --workers N``).
+        self.scheduler_settings = SchedulerSettings()
 
     @classmethod
     def from_plugins(
@@ -163,7 +165,7 @@ class Kernel:
     ) -> Scheduler:
         """A new scheduler by name (default: ``serial`` or the preferred plugin's)."""
         return self.schedulers.get(name or self.default_name("scheduler"))(
-            settings or SchedulerSettings()
+            settings or self.scheduler_settings
         )
 
     def consensus(

@@ -126,3 +126,33 @@ def test_plugin_registers_the_scheduler_and_bench(kernel) -> None:  # type: igno
     assert "parallel" in kernel.schedulers
     assert Kernel.from_plugins(["scheduler_parallel"]).default_name("scheduler") == "parallel"
     assert "bench parallel" in kernel.commands()
+
+
+def test_global_workers_option_reaches_the_schedulers() -> None:
+    from click.testing import CliRunner
+
+    from supervm.cli.main import cli
+    from supervm.cli.state import KernelState
+
+    state = KernelState(("scheduler_parallel",), False, workers=3)
+    assert state.kernel.scheduler().workers == 3  # type: ignore[attr-defined]
+    state.close()
+    result = CliRunner().invoke(cli, ["--workers", "0", "plugins"])
+    assert result.exit_code != 0
+
+
+@pytest.mark.slow
+def test_bench_parallel_json_cell() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from supervm.cli.main import cli
+
+    result = CliRunner().invoke(
+        cli, ["bench", "parallel", "--accounts", "50", "--txs", "300", "--workers", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    assert set(data) == {"serial_tps", "parallel_tps", "speedup", "reexecutions_per_tx", "equal"}
+    assert data["equal"] is True

@@ -64,19 +64,29 @@ class PluginGroup(click.Group):
     metavar="NAME",
     help="Enable plugin NAME and prefer its implementations; no:NAME blocks it. Repeatable.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes for parallel schedulers (default: the scheduler's own).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("--log-json", is_flag=True, help="Write logs as JSON lines to stderr.")
 @click.option("--trace-hooks", is_flag=True, help="Log every plugin hook call.")
 @click.version_option(package_name="supervm")
 @click.pass_context
 def cli(
-    ctx: click.Context, plugins: tuple[str, ...], verbose: int, log_json: bool, trace_hooks: bool
+    ctx: click.Context,
+    plugins: tuple[str, ...],
+    workers: int | None,
+    verbose: int,
+    log_json: bool,
+    trace_hooks: bool,
 ) -> None:
     """SuperVM: a WASM-first smart-contract VM with pluggable storage, VMs and schedulers."""
     configure_logging(verbose + (1 if trace_hooks else 0), as_json=log_json)
     if isinstance(ctx.obj, KernelState):  # an embedder or a test brought its own kernel
         return
-    state = KernelState(plugins, trace_hooks)
+    state = KernelState(plugins, trace_hooks, workers=workers)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import click
 
+from ..interfaces import SchedulerSettings
 from ..kernel import Kernel
 
 
 class KernelState:
     """The kernel of one command invocation, built on first use from the global options."""
 
-    def __init__(self, plugins: tuple[str, ...], trace: bool, kernel: Kernel | None = None) -> None:
+    def __init__(
+        self,
+        plugins: tuple[str, ...],
+        trace: bool,
+        kernel: Kernel | None = None,
+        workers: int | None = None,
+    ) -> None:
         self.plugin_args = plugins
         self.trace = trace
+        self.workers = workers
         self._kernel = kernel
 
     @property
@@ -20,6 +28,8 @@ class KernelState:
         """The kernel, with the plugins chosen by ``--plugin`` and ``SUPERVM_PLUGINS``."""
         if self._kernel is None:
             self._kernel = Kernel.from_plugins(self.plugin_args, trace=self.trace or None)
+            if self.workers is not None:
+                self._kernel.scheduler_settings = SchedulerSettings(workers=self.workers)
         return self._kernel
 
     def close(self) -> None:

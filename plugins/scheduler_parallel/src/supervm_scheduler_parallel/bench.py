@@ -29,6 +29,7 @@ from supervm import (
 from supervm.abi import selector
 from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.cli.compile import compile_paths
+from supervm.cli.state import kernel_state
 
 from .graph import from_results
 from .scheduler import ParallelScheduler
@@ -172,25 +173,24 @@ def measure(kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int) 
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Worker processes besides the scheduling one (default: cores - 1).",
+    help="Worker processes besides the scheduling one (default: --workers, else cores - 1).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (one cell).")
 def parallel_command(
     accounts: int | None, txs: int | None, workers: int | None, as_json: bool
 ) -> None:
     """Serial vs parallel tx/s on token-transfer blocks (the Block-STM workload)."""
-    workers = workers or ParallelScheduler().workers
-    with Kernel.from_plugins() as kernel:
-        code = build_token(kernel)
-        if accounts is not None or txs is not None or as_json:
-            cell = measure(kernel, code, accounts or 10_000, txs or 1_000, workers)
-            if as_json:
-                click.echo(json.dumps(cell.as_json()))
-            else:
-                _print([cell])
-            return
-        cells = [measure(kernel, code, a, n, workers) for n in GRID_TXS for a in GRID_ACCOUNTS]
-        _print(cells)
+    kernel = kernel_state(click.get_current_context()).kernel
+    workers = workers or kernel.scheduler_settings.workers or ParallelScheduler().workers
+    code = build_token(kernel)
+    if accounts is not None or txs is not None or as_json:
+        cell = measure(kernel, code, accounts or 10_000, txs or 1_000, workers)
+        if as_json:
+            click.echo(json.dumps(cell.as_json()))
+        else:
+            _print([cell])
+        return
+    _print([measure(kernel, code, a, n, workers) for n in GRID_TXS for a in GRID_ACCOUNTS])
 
 
 def _print(cells: list[Cell]) -> None:
