@@ -130,7 +130,6 @@ def test_plugin_registers_the_scheduler_and_bench(kernel) -> None:  # type: igno
 
 def test_global_workers_option_reaches_the_schedulers() -> None:
     from click.testing import CliRunner
-
     from supervm.cli.main import cli
     from supervm.cli.state import KernelState
 
@@ -146,7 +145,6 @@ def test_bench_parallel_json_cell() -> None:
     import json
 
     from click.testing import CliRunner
-
     from supervm.cli.main import cli
 
     result = CliRunner().invoke(
