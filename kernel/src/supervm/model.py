@@ -201,6 +201,8 @@ class Call:
     :param input: call data the contract reads with ``read_input``.
     :param context: the execution context.
     :param vm: the execution backend to use, by registered name.
+    :param access_list: the world-state keys the call may read or write, if it declares them
+        (as an EIP-2930 access list does); a scheduler may plan with them, never trust them.
     """
 
     code: bytes
@@ -209,6 +211,7 @@ class Call:
     input: bytes = b""
     context: ExecutionContext = ExecutionContext()
     vm: str = "wasm"
+    access_list: tuple[bytes, ...] | None = None
 
     def __reduce__(self) -> tuple[type[Call], tuple[object, ...]]:
         # Positional pickling: several times faster than attrs' slot-state default, which
@@ -222,6 +225,7 @@ class Call:
                 self.input,
                 self.context,
                 self.vm,
+                self.access_list,
             ),
         )
 

@@ -66,6 +66,7 @@ def test_workers_really_run_and_conflicts_are_reexecuted(kernel, bank, scheduler
     _compare(kernel, scheduler, [cold])
     stats = scheduler.last_stats
     assert stats is not None and stats.reexecutions == 0 and stats.own < stats.transactions
+    assert stats.waves == 0  # no access lists: speculation
 
 
 @pytest.mark.slow
@@ -154,3 +155,53 @@ def test_bench_parallel_json_cell() -> None:
     data = json.loads(result.output.strip().splitlines()[-1])
     assert set(data) == {"serial_tps", "parallel_tps", "speedup", "reexecutions_per_tx", "equal"}
     assert data["equal"] is True
+
+
+def _with_access_lists(kernel, calls, truthful: bool):  # type: ignore[no-untyped-def]
+    """Declare each call's keys, as found by simulating the block (eth_createAccessList does the
+    same); untruthful lists leave one key out of every other call."""
+    import attrs
+
+    scratch = kernel.open_storage("memory")
+    simulated = SerialScheduler().execute_block(calls, scratch, kernel.executor())
+    out = []
+    for n, (c, r) in enumerate(zip(calls, simulated.results, strict=True)):
+        keys = sorted(r.read_set | r.write_set)
+        if not truthful and n % 2 and keys:
+            keys = keys[1:]
+        out.append(attrs.evolve(c, access_list=tuple(keys)))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("truthful", [True, False])
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    keys=st.sampled_from([2, 5, 50]),
+    ops=st.lists(
+        st.tuples(OPS, st.integers(0, 255), st.integers(0, 255), st.integers(0, 150)),
+        min_size=8,
+        max_size=60,
+    ),
+)
+def test_access_list_waves_equal_serial(
+    kernel, bank, scheduler_for, call, truthful, keys, ops
+) -> None:  # type: ignore[no-untyped-def]
+    calls = _with_access_lists(kernel, _block(call, bank, keys, ops), truthful)
+    scheduler = scheduler_for(2)
+    _compare(kernel, scheduler, [calls])
+    stats = scheduler.last_stats
+    assert stats is not None
+    if truthful:
+        assert stats.waves >= 1 and stats.reexecutions == 0 and stats.validation_failures == 0
+
+
+@pytest.mark.slow
+def test_a_lying_access_list_falls_back_to_speculation(kernel, bank, scheduler_for, call) -> None:  # type: ignore[no-untyped-def]
+    import attrs
+
+    # Everyone pays account 0, but every call claims to touch nothing.
+    calls = [attrs.evolve(call(bank, 0, a, 0, 1), access_list=()) for a in range(1, 41)]
+    scheduler = scheduler_for(2)
+    _compare(kernel, scheduler, [calls])
+    assert scheduler.last_stats is not None and scheduler.last_stats.waves == 0

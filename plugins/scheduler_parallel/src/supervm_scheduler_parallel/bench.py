@@ -126,13 +126,28 @@ def build_token(kernel: Kernel) -> bytes:
     return next(a.bytecode for a in artifacts if a.kind == "wasm")
 
 
-def measure(kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int) -> Cell:
+def declare_access_lists(kernel: Kernel, workload: Workload, calls: list[Call]) -> list[Call]:
+    """Give each call the keys it touches, found by simulating the block on a scratch copy of
+    the state (what ``eth_createAccessList`` does for an Ethereum client)."""
+    scratch, _token = workload.fresh_state()
+    simulated = SerialScheduler().execute_block(calls, scratch, kernel.executor())
+    return [
+        attrs.evolve(call, access_list=tuple(sorted(r.read_set | r.write_set)))
+        for call, r in zip(calls, simulated.results, strict=True)
+    ]
+
+
+def measure(
+    kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int, access_lists: bool = False
+) -> Cell:
     """Run one block serially and in parallel from identical states; compare."""
     workload = Workload(kernel, code, max(accounts, 2))
     serial_storage, token = workload.fresh_state()
     parallel_storage, token2 = workload.fresh_state()
     assert token == token2
     calls = workload.block(token, txs, seed=accounts * 7919 + txs)
+    if access_lists:
+        calls = declare_access_lists(kernel, workload, calls)
     executor = kernel.executor()
     scheduler = ParallelScheduler(SchedulerSettings(workers=workers))
     # Warm both sides up with the same small block (module caches, worker replicas), as a
@@ -175,22 +190,31 @@ def measure(kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int) 
     type=click.IntRange(min=1),
     help="Worker processes besides the scheduling one (default: --workers, else cores - 1).",
 )
+@click.option(
+    "--access-lists", is_flag=True, help="Calls declare the keys they touch (found by simulation)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (one cell).")
 def parallel_command(
-    accounts: int | None, txs: int | None, workers: int | None, as_json: bool
+    accounts: int | None, txs: int | None, workers: int | None, access_lists: bool, as_json: bool
 ) -> None:
     """Serial vs parallel tx/s on token-transfer blocks (the Block-STM workload)."""
     kernel = kernel_state(click.get_current_context()).kernel
     workers = workers or kernel.scheduler_settings.workers or ParallelScheduler().workers
     code = build_token(kernel)
     if accounts is not None or txs is not None or as_json:
-        cell = measure(kernel, code, accounts or 10_000, txs or 1_000, workers)
+        cell = measure(kernel, code, accounts or 10_000, txs or 1_000, workers, access_lists)
         if as_json:
             click.echo(json.dumps(cell.as_json()))
         else:
             _print([cell])
         return
-    _print([measure(kernel, code, a, n, workers) for n in GRID_TXS for a in GRID_ACCOUNTS])
+    _print(
+        [
+            measure(kernel, code, a, n, workers, access_lists)
+            for n in GRID_TXS
+            for a in GRID_ACCOUNTS
+        ]
+    )
 
 
 def _print(cells: list[Cell]) -> None:

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -39,6 +40,7 @@ from supervm.interfaces import Executor
 from supervm.storage import Change, Storage
 
 from . import worker
+from .graph import DependencyGraph
 from .rwset import ConflictDetector
 
 log = logging.getLogger("supervm.parallel")
@@ -72,6 +74,7 @@ class BlockStats:
         re-execution bound was hit, for chunks a crashed worker lost, or for a serial block).
     :param own: calls the scheduling process executed in order itself (chunks no worker had
         taken yet when it reached them).
+    :param waves: waves run from declared access lists (0: the block was run speculatively).
     :param worker_failures: workers that died or failed during the block.
     :param workers: worker processes used.
     :param chunks: chunks handed out.
@@ -84,6 +87,7 @@ class BlockStats:
     validation_failures: int
     fallbacks: int
     own: int
+    waves: int
     worker_failures: int
     workers: int
     chunks: int
@@ -248,7 +252,7 @@ class ParallelScheduler(Scheduler):
             or not self._ensure_pool(executor)
         ):
             result = SerialScheduler().execute_block(calls, storage, executor)
-            self._record(BlockStats(n, n, 0, 0, n, 0, 0, 0, 0, time.perf_counter() - started))
+            self._record(BlockStats(n, n, 0, 0, n, 0, 0, 0, 0, 0, time.perf_counter() - started))
             self._forget(storage)
             return result
         with gc_paused():
@@ -256,7 +260,15 @@ class ParallelScheduler(Scheduler):
             self._sync(storage)
             self._block += 1
             run = _BlockRun(self, calls, executor, StateOverlay(storage))
-            results = run.execute()
+            results = None
+            if all(c.access_list is not None for c in calls):
+                results = run.execute_waves()
+                if results is None:  # a call touched keys it did not declare: plan anew
+                    self._settle()
+                    self._block += 1
+                    run = _BlockRun(self, calls, executor, StateOverlay(storage))
+            if results is None:
+                results = run.execute()
             changes = sorted(run.state.changes().items())
             run.state.commit()
         self._last_changes = changes
@@ -307,6 +319,8 @@ class _BlockRun:
         self.next_chunk = 0
         self.handed_out = 0
         self.handed: set[int] = set()
+        #: In wave mode: chunks (key, call indices) waiting for a worker.
+        self.wave_queue: deque[tuple[int, list[int]]] | None = None
         #: The chunk the scheduling process works on: it is never handed to a worker.
         self.position = 0
         # The scheduling process keeps a share of the chunks for itself; it also validates the
@@ -317,6 +331,7 @@ class _BlockRun:
         self.waiting: set[int] = set()
         self.outcomes: dict[int, list[worker.Outcome] | None] = {}
         self.executions = self.reexecutions = self.failures = self.fallbacks = self.own = 0
+        self.waves = 0
         self.worker_failures = 0
         self.serial_from: int | None = None
         self.pending_writes: list[Change] = []
@@ -324,6 +339,14 @@ class _BlockRun:
     # -- handing out chunks ----------------------------------------------------------------
 
     def _hand_out(self, w: _Worker) -> None:
+        if self.wave_queue is not None:
+            if self.wave_queue:
+                key, indices = self.wave_queue.popleft()
+                self._send_chunk(w, key, [self.calls[i] for i in indices])
+            return
+        self._hand_out_next(w)
+
+    def _hand_out_next(self, w: _Worker) -> None:
         # Never the chunk the scheduling process is about to take itself, nor the chunks kept
         # for it: it executes those in order, the workers the rest.
         self.next_chunk = max(self.next_chunk, self.position + 1)
@@ -340,11 +363,15 @@ class _BlockRun:
         self.handed.add(self.next_chunk)
         start = self.starts[self.next_chunk]
         self.next_chunk += 1
+        self._send_chunk(w, start, self.calls[start : start + self.s.chunk_size])
+
+    def _send_chunk(self, w: _Worker, start: int, calls: Sequence[Call]) -> None:
+        """Send ``calls`` to ``w`` as the chunk keyed ``start``; lose the worker on failure."""
         self.handed_out += 1
         wire = []
         code_ids = self.s._code_ids
         try:
-            for call in self.calls[start : start + self.s.chunk_size]:
+            for call in calls:
                 code_id = code_ids.get(call.code)
                 if code_id is None:
                     code_id = code_ids[call.code] = len(code_ids)
@@ -465,6 +492,78 @@ class _BlockRun:
         self._drain()
         return results
 
+    def execute_waves(self) -> list[ExecutionResult] | None:
+        """Run a block whose calls all declare access lists, wave by wave, without speculation.
+
+        The dependency graph of the declared keys orders the calls into waves whose members
+        touch disjoint keys; each wave runs in parallel on the state after the previous ones,
+        which gives the serial result as long as the declarations are true. Every call's actual
+        read and write sets are checked against its declaration (and worker results are
+        validated as usual); at the first call that strayed, ``None`` is returned and the
+        block must be run again the ordinary way.
+        """
+        calls = self.calls
+        graph = DependencyGraph.build((c.access_list or (), c.access_list or ()) for c in calls)
+        size = self.s.chunk_size
+        results: dict[int, ExecutionResult] = {}
+        key = 0
+        for wave in graph.waves():
+            chunks = [wave[i : i + size] for i in range(0, len(wave), size)]
+            own = [c for n, c in enumerate(chunks) if n == 0 or self._own(n)]
+            handed = [c for n, c in enumerate(chunks) if not (n == 0 or self._own(n))]
+            keyed = []
+            for chunk in handed:
+                keyed.append((key, chunk))
+                key += 1
+            self.wave_queue = deque(keyed)
+            if keyed:
+                self._publish()  # workers start this wave from every earlier wave's writes
+                for _ in range(self.s.prefetch):
+                    for w in self.s._pool:
+                        if w.alive:
+                            self._hand_out(w)
+            for chunk in own:
+                for i in chunk:
+                    result = self._run_here(calls[i])
+                    self.own += 1
+                    if not _declared(calls[i], result):
+                        return self._abandon()
+                    results[i] = result
+                if keyed:
+                    self._receive(timeout=0)  # keep the workers fed
+            for chunk_key, chunk in keyed:
+                while chunk_key not in self.outcomes:
+                    if not any(w.alive for w in self.s._pool):
+                        self.outcomes.setdefault(chunk_key, _LOST)
+                        break
+                    self._receive(timeout=1.0)
+                outcomes = self.outcomes.pop(chunk_key)
+                for offset, i in enumerate(chunk):
+                    if outcomes is _LOST:
+                        result = self._run_here(calls[i])
+                        self.fallbacks += 1
+                    else:
+                        result, reads, ranges, writes = outcomes[offset]
+                        self.executions += 1
+                        if ranges or not ConflictDetector.valid(reads, ranges, self.state):
+                            return self._abandon()
+                        self.state.apply(writes)
+                        self.pending_writes.extend(writes)
+                    if not _declared(calls[i], result):
+                        return self._abandon()
+                    results[i] = result
+        self.wave_queue = None
+        self.waves = graph.longest_chain()
+        return [results[i] for i in range(len(calls))]
+
+    def _abandon(self) -> None:
+        """Give up the wave plan: the caller starts the block again from its pre-state."""
+        self.wave_queue = None
+        self.pending_writes.clear()
+        self.outcomes.clear()
+        log.info("a call strayed outside its access list: the block runs speculatively")
+        return None
+
     def _run_here(self, call: Call) -> ExecutionResult:
         self.executions += 1
         if self.serial_from is not None:  # serial for the rest: the workers need no writes
@@ -508,8 +607,15 @@ class _BlockRun:
             validation_failures=self.failures,
             fallbacks=self.fallbacks,
             own=self.own,
+            waves=self.waves,
             worker_failures=self.worker_failures,
             workers=len(self.s._pool),
             chunks=self.handed_out,
             wall_time=wall_time,
         )
+
+
+def _declared(call: Call, result: ExecutionResult) -> bool:
+    """Whether ``result`` stayed within the keys ``call`` declared."""
+    declared = frozenset(call.access_list or ())
+    return result.read_set <= declared and result.write_set <= declared
