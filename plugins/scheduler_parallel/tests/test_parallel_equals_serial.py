@@ -205,3 +205,23 @@ def test_a_lying_access_list_falls_back_to_speculation(kernel, bank, scheduler_f
     scheduler = scheduler_for(2)
     _compare(kernel, scheduler, [calls])
     assert scheduler.last_stats is not None and scheduler.last_stats.waves == 0
+
+
+@pytest.mark.slow
+def test_after_a_hot_spot_block_the_next_blocks_run_serially_then_probe(kernel, bank, call) -> None:  # type: ignore[no-untyped-def]
+    from supervm import SchedulerSettings
+    from supervm_scheduler_parallel import ParallelScheduler
+    from supervm_scheduler_parallel.scheduler import PROBE_EVERY
+
+    scheduler = ParallelScheduler(SchedulerSettings(workers=1, options={"chunk_size": "4"}))
+    try:
+        hot = [call(bank, 0, a % 3, (a + 1) % 3, 1) for a in range(200)]
+        _compare(kernel, scheduler, [hot])
+        assert scheduler.last_stats is not None and scheduler.last_stats.workers == 1
+        for _ in range(PROBE_EVERY - 1):
+            _compare(kernel, scheduler, [hot])
+            assert scheduler.last_stats.workers == 0  # cooling down: serial
+        _compare(kernel, scheduler, [hot])
+        assert scheduler.last_stats.workers == 1  # probing speculation again
+    finally:
+        scheduler.close()

@@ -55,6 +55,8 @@ DEFAULT_OWN_SHARE = 0.4
 DEFAULT_LOOKAHEAD = 2
 #: Above this share of re-executed calls, the rest of the block runs serially.
 DEFAULT_MAX_REEXECUTIONS = 0.5
+#: After a hot-spot block, blocks run serially; every this many, speculation is tried again.
+PROBE_EVERY = 8
 #: Blocks smaller than this many chunks run serially: there is nothing to overlap.
 MIN_CHUNKS = 2
 START_TIMEOUT = 120.0
@@ -124,6 +126,7 @@ class ParallelScheduler(Scheduler):
         self._storage_id: int | None = None
         self._last_changes: list[Change] | None = None
         self._block = 0
+        self._hot_streak = 0
         self._code_ids: dict[bytes, int] = {}
         self.stats: list[BlockStats] = []
 
@@ -246,8 +249,14 @@ class ParallelScheduler(Scheduler):
         """Execute ``calls`` optimistically in parallel and commit once; see the module doc."""
         started = time.perf_counter()
         n = len(calls)
+        # After a block that was one hot spot, speculation would mostly be wasted: run serially,
+        # trying speculation again every PROBE_EVERY blocks in case the load changed.
+        cooling = self._hot_streak > 0 and self._hot_streak % PROBE_EVERY != 0
+        if cooling:
+            self._hot_streak += 1
         if (
             self._disabled is not None
+            or cooling
             or n < MIN_CHUNKS * self.chunk_size
             or not self._ensure_pool(executor)
         ):
@@ -277,6 +286,8 @@ class ParallelScheduler(Scheduler):
             if w.synced == (id(storage), self._epoch - 1):
                 continue
             w.synced = None
+        hot = run.serial_from is not None and run.serial_from < n // 4
+        self._hot_streak = self._hot_streak + 1 if hot else 0
         self._record(run.stats(time.perf_counter() - started))
         return BlockResult.of(results)
 
