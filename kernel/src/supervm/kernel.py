@@ -321,6 +321,9 @@ class _Executor:
     def __init__(self, kernel: Kernel, settings: VMSettings | None) -> None:
         self._kernel = kernel
         self._settings = settings
+        # Backends by VM name: looked up once, not per call (building the settings key and
+        # hashing it cost about a tenth of a token transfer).
+        self._backends: dict[str, ExecutionBackend] = {}
 
     @property
     def kernel(self) -> Kernel:
@@ -334,7 +337,9 @@ class _Executor:
 
     def __call__(self, call: Call, state: StateOverlay) -> ExecutionResult:
         try:
-            backend = self._kernel.vm(call.vm, self._settings)
+            backend = self._backends.get(call.vm)
+            if backend is None:
+                backend = self._backends[call.vm] = self._kernel.vm(call.vm, self._settings)
             result = backend.execute(
                 call.code, state, call.context, entry=call.entry, args=call.args, input=call.input
             )
