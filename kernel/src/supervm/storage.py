@@ -97,6 +97,64 @@ def prefix_end(prefix: bytes) -> bytes | None:
 
 
 _DELETED = None
+_MISSING = object()
+_U256 = 2**256
+
+
+class AddU256:
+    """A pending commutative addition to a value read as a little-endian unsigned integer.
+
+    Buffered instead of a read-modify-write so that calls that only add to a key (a balance
+    credit, a fee counter) neither read it nor conflict with each other; the sum is worked out
+    when the key is next read or committed. An absent or empty value counts as 0; the result is
+    32 bytes, modulo 2**256.
+    """
+
+    __slots__ = ("amount",)
+
+    def __init__(self, amount: int) -> None:
+        self.amount = amount % _U256
+
+    def onto(self, value: bytes | None) -> bytes:
+        """The value after adding to ``value``."""
+        current = int.from_bytes(value, "little") if value else 0
+        return ((current + self.amount) % _U256).to_bytes(32, "little")
+
+    def then(self, other: AddU256) -> AddU256:
+        """Both additions as one."""
+        return AddU256(self.amount + other.amount)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AddU256) and other.amount == self.amount
+
+    def __hash__(self) -> int:
+        return hash(("AddU256", self.amount))
+
+    def __repr__(self) -> str:
+        return f"AddU256({self.amount})"
+
+    def __reduce__(self) -> tuple[type[AddU256], tuple[int]]:
+        return (AddU256, (self.amount,))
+
+
+#: What a layer holds for a key: a value, a deletion (``None``) or a pending addition.
+Pending = bytes | None | AddU256
+
+
+def _merge(layer: dict[bytes, Pending], key: bytes, value: Pending) -> bool:
+    """Put ``value`` over whatever ``layer`` holds for ``key``; whether a delta remains."""
+    if type(value) is not AddU256:
+        layer[key] = value
+        return False
+    current = layer.get(key, _MISSING)
+    if current is _MISSING:
+        layer[key] = value
+        return True
+    if type(current) is AddU256:
+        layer[key] = current.then(value)
+        return True
+    layer[key] = value.onto(current)  # type: ignore[arg-type]
+    return False
 
 
 class StateOverlay:
@@ -109,11 +167,13 @@ class StateOverlay:
     :attr:`writes`, which the scheduler uses to detect conflicts.
     """
 
-    __slots__ = ("_base", "_layers", "reads", "writes")
+    __slots__ = ("_base", "_deltas", "_layers", "reads", "writes")
 
     def __init__(self, base: Storage) -> None:
         self._base = base
-        self._layers: list[dict[bytes, bytes | None]] = [{}]
+        self._layers: list[dict[bytes, Pending]] = [{}]
+        #: Per layer: whether it may hold pending additions (the common case takes fast paths).
+        self._deltas: list[bool] = [False]
         self.reads: set[bytes] = set()
         self.writes: set[bytes] = set()
 
@@ -130,10 +190,7 @@ class StateOverlay:
     def get(self, key: bytes) -> bytes | None:
         """The current value of ``key`` through all layers, recording the read."""
         self.reads.add(key)
-        for layer in reversed(self._layers):
-            if key in layer:
-                return layer[key]
-        return self._base.get(key)
+        return self.peek(key)
 
     def has(self, key: bytes) -> bool:
         """Whether ``key`` currently holds a value."""
@@ -141,17 +198,32 @@ class StateOverlay:
 
     def peek(self, key: bytes) -> bytes | None:
         """The current value of ``key``, without recording a read (for validators)."""
+        added: AddU256 | None = None
         for layer in reversed(self._layers):
             if key in layer:
-                return layer[key]
-        return self._base.get(key)
+                value = layer[key]
+                if not isinstance(value, AddU256):
+                    return value if added is None else added.onto(value)
+                added = value if added is None else value.then(added)
+        base = self._base.get(key)
+        return base if added is None else added.onto(base)
 
-    def apply(self, changes: Iterable[Change]) -> None:
-        """Buffer many changes at once (``None`` deletes), recording them as writes."""
+    def apply(self, changes: Iterable[tuple[bytes, Pending]]) -> None:
+        """Buffer many changes at once (``None`` deletes, :class:`AddU256` adds), as writes."""
         layer = self._layers[-1]
         for key, value in changes:
             self.writes.add(key)
-            layer[key] = value
+            if type(value) is AddU256:
+                if _merge(layer, key, value):
+                    self._deltas[-1] = True
+            else:
+                layer[key] = value
+
+    def add_u256(self, key: bytes, amount: int) -> None:
+        """Buffer ``value += amount`` without reading the value (see :class:`AddU256`)."""
+        self.writes.add(key)
+        if _merge(self._layers[-1], key, AddU256(amount)):
+            self._deltas[-1] = True
 
     def set(self, key: bytes, value: bytes) -> None:
         """Buffer a write of ``value`` under ``key``."""
@@ -171,12 +243,16 @@ class StateOverlay:
         Buffered writes shadow the backend; buffered deletions hide keys. Keys yielded are
         recorded as read.
         """
-        pending: dict[bytes, bytes | None] = {}
+        pending: dict[bytes, Pending] = {}
         for layer in self._layers:
             for key, value in layer.items():
                 if key >= start and (end is None or key < end):
-                    pending[key] = value
-        buffered = [(k, pending[k]) for k in sorted(pending, reverse=reverse)]
+                    _merge(pending, key, value)
+        base_get = self._base.get
+        resolved = {
+            k: (v.onto(base_get(k)) if isinstance(v, AddU256) else v) for k, v in pending.items()
+        }
+        buffered = [(k, resolved[k]) for k in sorted(resolved, reverse=reverse)]
         base = self._base.iterate(start, end, reverse=reverse)
         # heapq.merge is stable: on equal keys the buffered entry (first iterable) wins.
         last: bytes | None = None
@@ -197,19 +273,27 @@ class StateOverlay:
     def snapshot(self) -> None:
         """Open a nested snapshot; later writes can be rolled back to this point."""
         self._layers.append({})
+        self._deltas.append(False)
 
     def commit_snapshot(self) -> None:
         """Keep the writes of the innermost snapshot, folding them into the enclosing one."""
         if len(self._layers) < 2:
             raise RuntimeError("no open snapshot to commit")
         top = self._layers.pop()
-        self._layers[-1].update(top)
+        if not self._deltas.pop():
+            self._layers[-1].update(top)
+            return
+        below = self._layers[-1]
+        for key, value in top.items():
+            if _merge(below, key, value):
+                self._deltas[-1] = True
 
     def rollback_snapshot(self) -> None:
         """Discard the writes of the innermost snapshot."""
         if len(self._layers) < 2:
             raise RuntimeError("no open snapshot to roll back")
         self._layers.pop()
+        self._deltas.pop()
 
     @contextmanager
     def snapshotted(self) -> Iterator[StateOverlay]:
@@ -222,12 +306,25 @@ class StateOverlay:
             raise
         self.commit_snapshot()
 
-    def changes(self) -> dict[bytes, bytes | None]:
-        """The net buffered changes of all layers (``None`` marks a deletion)."""
-        merged: dict[bytes, bytes | None] = {}
+    def changes(self) -> dict[bytes, Pending]:
+        """The net buffered changes of all layers: values, deletions (``None``) and additions."""
+        merged: dict[bytes, Pending] = {}
+        if not any(self._deltas):
+            for layer in self._layers:
+                merged.update(layer)
+            return merged
         for layer in self._layers:
-            merged.update(layer)
+            for key, value in layer.items():
+                _merge(merged, key, value)
         return merged
+
+    def resolved_changes(self) -> list[Change]:
+        """The net changes as the backend will store them (additions worked out), sorted."""
+        base_get = self._base.get
+        return sorted(
+            (k, v.onto(base_get(k)) if isinstance(v, AddU256) else v)
+            for k, v in self.changes().items()
+        )
 
     def commit(self) -> int:
         """Write every buffered change to the backend in one atomic batch.
@@ -235,15 +332,16 @@ class StateOverlay:
         Open snapshots are committed too. Returns the number of keys written. On failure the
         backend is unchanged and the buffer is kept, so the caller may retry or discard it.
         """
-        changes = self.changes()
+        changes = self.resolved_changes()
         if changes:
-            self._base.write_batch(sorted(changes.items()))
-        self._layers = [{}]
+            self._base.write_batch(changes)
+        self.discard()
         return len(changes)
 
     def discard(self) -> None:
         """Drop every buffered change."""
         self._layers = [{}]
+        self._deltas = [False]
 
     def reset_tracking(self) -> None:
         """Forget the recorded read and write sets (kept buffered changes)."""

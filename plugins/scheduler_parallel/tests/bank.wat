@@ -3,11 +3,13 @@
 ;;   op 0: transfer amount from a to b (reverts when short)   op 1: set k[a] = amount
 ;;   op 2: return k[a]                                        op 3: loop forever (out of gas)
 ;;   op 4: trap (unreachable)                                 op 5: busy loop, then transfer
+;;   op 6: k[a] += amount with storage_add (a commutative credit: reads nothing)
 (module
   (import "supervm" "read_input" (func $read_input (param i32)))
   (import "supervm" "storage_read" (func $read (param i32 i32 i32 i32) (result i64)))
   (import "supervm" "storage_set" (func $set (param i32 i32 i32 i32) (result i32)))
   (import "supervm" "set_return" (func $ret (param i32 i32)))
+  (import "supervm" "storage_add" (func $add (param i32 i32 i32) (result i32)))
   (import "supervm" "revert" (func $revert (param i32 i32)))
   (memory (export "memory") 1)
   (data (i32.const 300) "short")
@@ -27,6 +29,11 @@
     (i32.store8 (i32.const 111) (i32.load8_u (i32.const 2)))
     (if (i32.eq (local.get $op) (i32.const 3)) (then (loop $forever (br $forever))))
     (if (i32.eq (local.get $op) (i32.const 4)) (then unreachable))
+    (if (i32.eq (local.get $op) (i32.const 6))
+      (then
+        (i64.store (i32.const 400) (local.get $amt))
+        (drop (call $add (i32.const 100) (i32.const 2) (i32.const 400)))
+        (return)))
     (if (i32.eq (local.get $op) (i32.const 1))
       (then
         (i64.store (i32.const 200) (local.get $amt))

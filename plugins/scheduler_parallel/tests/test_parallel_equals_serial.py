@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from supervm import Kernel
 from supervm.builtins.scheduler_serial import SerialScheduler
 
-OPS = st.sampled_from([0, 0, 0, 0, 0, 1, 2, 3, 4])  # mostly transfers; writes, reads, failures
+# Mostly transfers; writes, reads, failures and commutative credits.
+OPS = st.sampled_from([0, 0, 0, 0, 0, 1, 2, 3, 4, 6, 6])
 
 
 def _block(call, code: bytes, keys: int, ops: list[tuple[int, int, int, int]]):  # type: ignore[no-untyped-def]
@@ -225,3 +226,13 @@ def test_after_a_hot_spot_block_the_next_blocks_run_serially_then_probe(kernel, 
         assert scheduler.last_stats.workers == 1  # probing speculation again
     finally:
         scheduler.close()
+
+
+@pytest.mark.slow
+def test_commutative_credits_do_not_conflict(kernel, bank, scheduler_for, call) -> None:  # type: ignore[no-untyped-def]
+    scheduler = scheduler_for(2)
+    # Everyone credits account 0 with storage_add: no call reads it, so none conflicts.
+    credits = [call(bank, 6, 0, 0, a % 100) for a in range(80)]
+    _compare(kernel, scheduler, [credits, credits])
+    stats = scheduler.last_stats
+    assert stats is not None and stats.reexecutions == 0 and stats.own < stats.transactions

@@ -33,6 +33,12 @@ export namespace env {
   @external("supervm", "storage_delete")
   export declare function storage_delete(key_ptr: usize, key_len: usize): i32;
 
+  /** Adds the 32-byte little-endian number at amount_ptr to a key's value without reading it
+   * (absent = 0; modulo 2**256): credits that do not conflict with each other; returns 0. */
+  // @ts-ignore: decorator
+  @external("supervm", "storage_add")
+  export declare function storage_add(key_ptr: usize, key_len: usize, amount_ptr: usize): i32;
+
   // -- chain and call context ---------------------------------------------------------------
 
   /** The number of the block being executed. */

@@ -381,6 +381,14 @@ export class StorageMap<K, V> {
     const k = this.keyOf(key);
     env.storage_delete(k, this.keyLen);
   }
+
+  /** Adds `amount` to a u256 value without reading it (`storage_add`, modulo 2**256): a
+   * credit that does not conflict with other credits to the same key. V must be u256. */
+  add(key: K, amount: u256): void {
+    const k = this.keyOf(key);
+    encodeTo<u256>(amount, SCRATCH);
+    env.storage_add(k, this.keyLen, SCRATCH);
+  }
 }
 
 /** A nested mapping K1 => K2 => V (`mapping(address => mapping(address => uint256))`). */

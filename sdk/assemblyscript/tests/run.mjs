@@ -107,6 +107,17 @@ class Host {
         return BigInt(v.length);
       },
       storage_set: (kp, kn, vp, vn) => { this.storage.set(key(kp, kn), read(vp, vn)); return 0; },
+      storage_add: (kp, kn, ap) => {
+        // value += amount, both little-endian unsigned, result 32 bytes modulo 2**256
+        const k = key(kp, kn);
+        const le = (b) => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+        const old = this.storage.get(k);
+        let sum = ((old ? le(old) : 0n) + le(read(ap, 32))) % (1n << 256n);
+        const out = new Uint8Array(32);
+        for (let i = 0; i < 32; i++) { out[i] = Number(sum & 0xffn); sum >>= 8n; }
+        this.storage.set(k, out);
+        return 0;
+      },
       storage_delete: (p, n) => { this.storage.delete(key(p, n)); return 0; },
       block_number: () => 1n,
       timestamp: () => 2n,

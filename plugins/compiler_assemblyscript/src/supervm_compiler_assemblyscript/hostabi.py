@@ -16,6 +16,7 @@ HOST_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "storage_read": (("i32", "i32", "i32", "i32"), ("i64",)),
     "storage_set": (("i32", "i32", "i32", "i32"), ("i32",)),
     "storage_delete": (("i32", "i32"), ("i32",)),
+    "storage_add": (("i32", "i32", "i32"), ("i32",)),
     "block_number": ((), ("i64",)),
     "timestamp": ((), ("i64",)),
     "caller": (("i32",), ()),

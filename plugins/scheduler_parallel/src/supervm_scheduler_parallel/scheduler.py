@@ -278,7 +278,7 @@ class ParallelScheduler(Scheduler):
                     run = _BlockRun(self, calls, executor, StateOverlay(storage))
             if results is None:
                 results = run.execute()
-            changes = sorted(run.state.changes().items())
+            changes = run.state.resolved_changes()
             run.state.commit()
         self._last_changes = changes
         self._epoch += 1

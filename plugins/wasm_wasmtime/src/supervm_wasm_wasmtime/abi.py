@@ -27,6 +27,7 @@ GAS = {
     "storage_read": 200,
     "storage_set": 5000,
     "storage_delete": 2500,
+    "storage_add": 5000,
     "block_number": 2,
     "timestamp": 2,
     "emit_event": 375,
@@ -92,6 +93,13 @@ def storage_set(frame: Frame, key_ptr: int, key_len: int, val_ptr: int, val_len:
         raise HostTrap(f"storage value of {val_len} bytes exceeds the limit of {MAX_VALUE_SIZE}")
     frame.host_gas += STORAGE_BYTE_GAS * (key_len + val_len)  # checked at the call's end
     frame.state.set(_key(frame, key_ptr, key_len), frame.read(val_ptr, val_len))
+    return 0
+
+
+def storage_add(frame: Frame, key_ptr: int, key_len: int, amount_ptr: int) -> int:
+    frame.host_gas += STORAGE_BYTE_GAS * (key_len + 32)  # checked at the call's end
+    amount = int.from_bytes(frame.read(amount_ptr, 32), "little")
+    frame.state.add_u256(_key(frame, key_ptr, key_len), amount)
     return 0
 
 
@@ -201,6 +209,8 @@ def core_functions() -> list[HostFunction]:
         _fn("storage_set", "i32 i32 i32 i32", "i32", storage_set,
             "Store a value under a key; returns 0."),
         _fn("storage_delete", "i32 i32", "i32", storage_delete, "Delete a key; returns 0."),
+        _fn("storage_add", "i32 i32 i32", "i32", storage_add,
+            "Add a 32-byte little-endian number to a key's value without reading it; returns 0."),
         _fn("block_number", "", "i64", block_number, "The current block number."),
         _fn("timestamp", "", "i64", timestamp, "The current block timestamp."),
         _fn("emit_event", "i32 i32", "i32", emit_event, "Emit an opaque event; returns 0."),
