@@ -24,6 +24,9 @@ from . import raw, sections
 log = logging.getLogger("supervm.wasm")
 
 WASM_MAGIC = b"\0asm"
+#: Version of the cache file layout (2: a SHA-256 of the payload, then the payload); part of the
+#: cache directory's name, so files of another layout are never read.
+CACHE_FORMAT = 2
 #: Export run after every instantiation, before the entry point (the WASI reactor convention).
 INITIALIZE = "_initialize"
 PAGE = 65536
@@ -96,7 +99,8 @@ class ModuleCache:
         self._max_entries = max_entries
         self._by_code: dict[bytes, LoadedModule] = {}
         version = importlib.metadata.version("wasmtime")
-        digest = hashlib.sha256(f"{version}|{engine_fingerprint}".encode()).hexdigest()[:16]
+        key = f"{CACHE_FORMAT}|{version}|{engine_fingerprint}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         self._disk = cache_dir / f"wasmtime-{version}-{digest}" if cache_dir else None
         self.compiled = 0
         self.deserialized = 0
