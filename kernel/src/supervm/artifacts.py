@@ -119,11 +119,6 @@ def load_artifact(path: Path) -> Artifact:
         raise ArtifactError(f"{path}: {exc}") from None
 
 
-def is_artifact_file(path: Path) -> bool:
-    """Whether ``path`` looks like an artifact (a ``.json`` file)."""
-    return path.suffix == ".json"
-
-
 __all__ = [
     "ArtifactError",
     "CompilerInfo",

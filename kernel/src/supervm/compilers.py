@@ -9,7 +9,6 @@ and viem can call the contract whichever VM runs it.
 from __future__ import annotations
 
 import abc
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -109,8 +108,3 @@ class Compiler(abc.ABC):
 def keccak_hex(data: bytes) -> str:
     """0x-hex Keccak-256 (Ethereum's) of ``data``."""
     return "0x" + keccak.new(data=data, digest_bits=256).hexdigest()
-
-
-def sha256_hex(data: bytes) -> str:
-    """0x-hex SHA-256 of ``data``."""
-    return "0x" + hashlib.sha256(data).hexdigest()

@@ -8,7 +8,7 @@ module it instantiates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import attrs
@@ -122,8 +122,3 @@ class HostFunction:
         """The WebAssembly signature, e.g. ``(i32, i32) -> i64``."""
         res = self.results[0] if self.results else "()"
         return f"({', '.join(self.params)}) -> {res}"
-
-
-def host_function_table(functions: Sequence[HostFunction]) -> dict[tuple[str, str], HostFunction]:
-    """Index host functions by ``(module, name)``."""
-    return {(f.module, f.name): f for f in functions}

@@ -20,13 +20,6 @@ def storage_prefix(address: bytes) -> bytes:
     return STORAGE_PREFIX + address
 
 
-def split_storage_key(state_key: bytes) -> tuple[bytes, bytes]:
-    """Split a world-state storage key into ``(address, contract key)``."""
-    if not state_key.startswith(STORAGE_PREFIX) or len(state_key) < 21:
-        raise ValueError("not a contract storage key")
-    return state_key[1:21], state_key[21:]
-
-
 #: Prefix of deployed code: ``CODE_PREFIX + address``.
 CODE_PREFIX = b"\x02"
 #: Prefix of account nonces: ``NONCE_PREFIX + address`` -> 8-byte big-endian nonce.

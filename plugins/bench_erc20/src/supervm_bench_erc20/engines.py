@@ -77,15 +77,10 @@ class WasmEngine(Engine):
         self.storage = kernel.open_storage("memory")
         self.vm = kernel.vm("wasm", VMSettings(cache_dir=""))
         token = Contract(kernel, artifact, self.storage)
-        deployment = kernel.deploy(
-            artifact.bytecode,
-            self.storage,
-            ExecutionContext(caller=deployer),
-            input=constructor_args(),
-        )
+        deployment = token.deploy(ExecutionContext(caller=deployer), NAME, SYMBOL, SUPPLY)
         if not deployment.ok:
             raise RuntimeError(f"WASM ERC20 deploy failed: {deployment.result.error}")
-        token.address = self.address = deployment.address
+        self.address = deployment.address
         self.code = artifact.bytecode
         self.token = token
         # Contexts are built once: a transaction's context is data the node already has.

@@ -7,6 +7,7 @@ lengths are i32 offsets into the module's exported ``memory``. Gas prices are in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from supervm import Event, HostFunction, HostTrap, Log, Revert
@@ -193,8 +194,7 @@ def host_function(
     )
 
 
-def _fn(name: str, params: str, result: str, impl: object, doc: str) -> HostFunction:
-    return host_function(name, params, result, impl, doc, GAS)
+_fn = functools.partial(host_function, gas=GAS)
 
 
 def core_functions() -> list[HostFunction]:

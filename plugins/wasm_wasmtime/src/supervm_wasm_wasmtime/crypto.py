@@ -9,6 +9,7 @@ input, so that a contract can tell a bad signature from bad data:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import coincurve
@@ -134,8 +135,7 @@ def derive_eth_address(frame: Frame, pubkey_ptr: int, pubkey_len: int, out_ptr: 
     return 0
 
 
-def _fn(name: str, params: str, result: str, impl: object, doc: str) -> HostFunction:
-    return host_function(name, params, result, impl, doc, GAS)
+_fn = functools.partial(host_function, gas=GAS)
 
 
 def crypto_functions() -> list[HostFunction]:
