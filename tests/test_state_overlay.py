@@ -27,7 +27,7 @@ from supervm import (
     StorageFullError,
     execute_with_snapshot,
 )
-from supervm.storage import Change, prefix_end
+from supervm.storage import AddU256, Change, prefix_end
 from supervm_storage_memory import MemoryStorage
 
 
@@ -128,6 +128,22 @@ def test_nested_snapshots_commit_and_rollback() -> None:
     assert overlay.get(b"a") == b"root"
     assert overlay.get(b"d") is None
     assert overlay.changes() == {b"a": b"root"}
+
+
+def test_commit_snapshot_returns_what_the_snapshot_changed() -> None:
+    overlay, _ = make_overlay()
+    overlay.set(b"a", b"outer")
+    overlay.add_u256(b"n", 5)
+    overlay.snapshot()
+    overlay.delete(b"a")
+    overlay.set(b"b", b"new")
+    overlay.add_u256(b"n", 2)
+    changed = overlay.commit_snapshot()
+    # Relative to the state the snapshot was opened on: a delta stays a delta.
+    assert dict(changed) == {b"a": None, b"b": b"new", b"n": AddU256(2)}
+    assert overlay.get(b"n") == (7).to_bytes(32, "little")
+    overlay.snapshot()
+    assert dict(overlay.commit_snapshot()) == {}
 
 
 def test_unbalanced_snapshot_calls_raise() -> None:

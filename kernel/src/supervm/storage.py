@@ -279,17 +279,23 @@ class StateOverlay:
         """Open a nested snapshot; later writes can be rolled back to this point."""
         self._layers.append({})
 
-    def commit_snapshot(self) -> None:
-        """Keep the writes of the innermost snapshot, folding them into the enclosing one."""
+    def commit_snapshot(self) -> Mapping[bytes, Pending]:
+        """Keep the writes of the innermost snapshot, folding them into the enclosing one.
+
+        Returns what the snapshot changed: its net writes, deletions (``None``) and additions,
+        relative to the state it was opened on. (A scheduler publishes exactly this as a call's
+        or a chunk's effect, without looking the keys up again.)
+        """
         if len(self._layers) < 2:
             raise RuntimeError("no open snapshot to commit")
         top = self._layers.pop()
         if not self._deltas:
             self._layers[-1].update(top)
-            return
+            return top
         below = self._layers[-1]
         for key, value in top.items():
             _merge(below, key, value)
+        return top
 
     def rollback_snapshot(self) -> None:
         """Discard the writes of the innermost snapshot."""

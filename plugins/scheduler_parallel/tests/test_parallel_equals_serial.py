@@ -236,3 +236,27 @@ def test_commutative_credits_do_not_conflict(kernel, bank, scheduler_for, call) 
     _compare(kernel, scheduler, [credits, credits])
     stats = scheduler.last_stats
     assert stats is not None and stats.reexecutions == 0 and stats.own < stats.transactions
+
+
+@pytest.mark.slow
+def test_a_storage_changed_behind_the_schedulers_back_still_gives_the_serial_result(
+    kernel, bank, scheduler_for, call
+) -> None:  # type: ignore[no-untyped-def]
+    from supervm.state_keys import storage_key
+
+    scheduler = scheduler_for(1)
+    serial_storage = kernel.open_storage("memory")
+    parallel_storage = kernel.open_storage("memory")
+    executor = kernel.executor()
+    independent = [call(bank, 0, i, i + 100, 7) for i in range(40)]
+    # Transfers from account 200, which holds 5 after the direct write below (the workers'
+    # replicas still say 100): every transfer of 7 from it reverts and writes nothing.
+    from_200 = [call(bank, 0, 200, 150 + i, 7) for i in range(40)]
+    address = independent[0].context.address
+    for calls in (independent, independent + from_200):
+        expected = SerialScheduler().execute_block(calls, serial_storage, executor)
+        assert scheduler.execute_block(calls, parallel_storage, executor) == expected
+        # Someone writes to the store directly between blocks: the workers' replicas miss it.
+        for storage in (serial_storage, parallel_storage):
+            storage.write_batch([(storage_key(address, b"k\xc8"), (5).to_bytes(8, "little"))])
+    assert dict(parallel_storage.iterate()) == dict(serial_storage.iterate())

@@ -21,14 +21,17 @@ the serial scheduler's: a result is only ever accepted when its inputs were the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import chain
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -48,11 +51,11 @@ log = logging.getLogger("supervm.parallel")
 #: Calls per chunk handed to a worker.
 DEFAULT_CHUNK = 32
 #: Chunks queued at each worker, so that none waits for the scheduler between chunks.
-DEFAULT_PREFETCH = 2
+DEFAULT_PREFETCH = 3
 #: The share of chunks the scheduling process executes itself, with one worker.
-DEFAULT_OWN_SHARE = 0.4
+DEFAULT_OWN_SHARE = 0.45
 #: How far ahead of the scheduling process workers may run, in rounds of chunks.
-DEFAULT_LOOKAHEAD = 2
+DEFAULT_LOOKAHEAD = 4
 #: Above this share of re-executed calls, the rest of the block runs serially.
 DEFAULT_MAX_REEXECUTIONS = 0.5
 #: After a hot-spot block, blocks run serially; every this many, speculation is tried again.
@@ -123,7 +126,8 @@ class ParallelScheduler(Scheduler):
         self._pool_key: tuple[Any, ...] | None = None
         self._disabled: str | None = None
         self._epoch = 0
-        self._storage_id: int | None = None
+        self._storage_ref: Callable[[], Storage | None] | None = None
+        self._storage_count = 0
         self._last_changes: list[Change] | None = None
         self._block = 0
         self._hot_streak = 0
@@ -212,11 +216,25 @@ class ParallelScheduler(Scheduler):
                 if message[2] in w.inflight:
                     w.inflight.remove(message[2])
 
-    def _sync(self, storage: Storage) -> None:
-        sid = id(storage)
-        if sid != self._storage_id:
-            self._storage_id, self._last_changes = sid, None
+    def _storage_serial(self, storage: Storage) -> int:
+        """A number for ``storage``, new whenever the scheduler is given another storage.
+
+        Held through a weak reference, not ``id()``: a new storage may reuse a dead one's
+        address, and replicas of the dead one must not pass for its replicas.
+        """
+        held = self._storage_ref() if self._storage_ref is not None else None
+        if held is not storage:
+            try:
+                self._storage_ref = weakref.ref(storage)
+            except TypeError:  # a storage class without weak references: hold it
+                self._storage_ref = functools.partial(_same, storage)
+            self._storage_count += 1
+            self._last_changes = None
             self._epoch += 1  # a storage the replicas never saw: everyone resyncs in full
+        return self._storage_count
+
+    def _sync(self, storage: Storage) -> None:
+        sid = self._storage_serial(storage)
         want = (sid, self._epoch)
         full: list[Change] | None = None
         for w in self._pool:
@@ -278,12 +296,15 @@ class ParallelScheduler(Scheduler):
                     run = _BlockRun(self, calls, executor, StateOverlay(storage))
             if results is None:
                 results = run.execute()
+            # What commit() does, keeping the changes: the replicas are sent them next block.
             changes = run.state.resolved_changes()
-            run.state.commit()
+            if changes:
+                storage.write_batch(changes)
+            run.state.discard()
         self._last_changes = changes
         self._epoch += 1
         for w in self._pool:  # replicas now lag by exactly this block's changes
-            if w.synced == (id(storage), self._epoch - 1):
+            if w.synced == (self._storage_count, self._epoch - 1):
                 continue
             w.synced = None
         hot = run.serial_from is not None and run.serial_from < n // 4
@@ -311,6 +332,15 @@ class ParallelScheduler(Scheduler):
         return self.stats[-1] if self.stats else None
 
 
+@attrs.frozen
+class _Whole:
+    """A worker's chunk accepted whole: its owner has the writes already."""
+
+    owner: _Worker
+    key: int
+    writes: list[tuple[Change, ...]]
+
+
 class _BlockRun:
     """One block on the pool: hand out chunks, collect outcomes, validate in order."""
 
@@ -336,16 +366,21 @@ class _BlockRun:
         self.position = 0
         # The scheduling process keeps a share of the chunks for itself; it also validates the
         # others, so its share is less than an equal split (docs/parallel.md).
-        self.share = scheduler.own_share / len(scheduler._pool)
-        self.max_ahead = scheduler.lookahead * (len(scheduler._pool) + 1)
+        workers = max(1, len(scheduler._pool))
+        self.share = scheduler.own_share / workers
+        self.max_ahead = scheduler.lookahead * (workers + 1)
         #: Idle workers held back by the lookahead bound, to be served as the position moves.
         self.waiting: set[int] = set()
-        self.outcomes: dict[int, list[worker.Outcome] | None] = {}
+        #: Replies by chunk key: the outcome and the worker that produced it, or ``_LOST``.
+        self.outcomes: dict[int, tuple[worker.ChunkOutcome, _Worker] | None] = {}
         self.executions = self.reexecutions = self.failures = self.fallbacks = self.own = 0
+        #: Speculative results validated (accepted or not), for the hot-spot rule.
+        self.checked = 0
         self.waves = 0
         self.worker_failures = 0
         self.serial_from: int | None = None
-        self.pending_writes: list[Change] = []
+        #: Validated writes not yet published to the workers, in block order.
+        self.pending: list[tuple[Change, ...] | _Whole] = []
 
     # -- handing out chunks ----------------------------------------------------------------
 
@@ -428,7 +463,7 @@ class _BlockRun:
                     continue
                 if start in w.inflight:
                     w.inflight.remove(start)
-                self.outcomes[start] = message[3] if kind == "done" else _LOST
+                self.outcomes[start] = (message[3], w) if kind == "done" else _LOST
                 if kind != "done":
                     log.warning("worker %d failed on a chunk:\n%s", w.process.pid, message[3])
                 self._hand_out(w)
@@ -444,49 +479,28 @@ class _BlockRun:
                 self._hand_out(w)
         results: list[ExecutionResult] = []
         size = self.s.chunk_size
-        budget = self.s.max_reexecutions * len(self.calls)
         for index, start in enumerate(self.starts):
             self.position = index
             chunk = self.calls[start : start + size]
             if self.serial_from is not None:
-                outcomes = _LOST
-            elif index not in self.handed:
-                outcomes = _OWN
+                for call in chunk:
+                    results.append(self._run_serially(call))
+                continue
+            if index not in self.handed:
+                results.extend(self._run_own(chunk))
             else:
                 while start not in self.outcomes:
                     if not any(w.alive for w in self.s._pool):
                         self.outcomes.setdefault(start, _LOST)
                         break
                     self._receive(timeout=1.0)
-                outcomes = self.outcomes.pop(start)
-            for offset, call in enumerate(chunk):
-                if outcomes is _OWN:
-                    results.append(self._run_here(call))
-                    self.own += 1
-                    continue
-                if outcomes is _LOST:
-                    results.append(self._run_here(call))
-                    self.fallbacks += 1
-                    continue
-                result, reads, ranges, writes = outcomes[offset]
-                self.executions += 1
-                if ConflictDetector.valid(reads, ranges, self.state):
-                    self.state.apply(writes)
-                    self.pending_writes.extend(writes)
-                    results.append(result)
-                    continue
-                self.failures += 1
-                self.reexecutions += 1
-                results.append(self._run_here(call))
-                # Give up on speculation early when it mostly fails (a hot spot: every call
-                # conflicts), and in any case past the bound on re-executions.
-                checked = self.executions - self.own - self.reexecutions
-                hot = checked >= 2 * size and self.failures > self.s.max_reexecutions * checked
-                if (hot or self.reexecutions > budget) and self.serial_from is None:
-                    self.serial_from = start + offset + 1
-                    log.info("re-execution bound hit: the rest of the block runs serially")
-                    break
-            else:
+                reply = self.outcomes.pop(start)
+                if reply is _LOST:
+                    self.fallbacks += len(chunk)
+                    results.extend(self._run_own(chunk, own=False))
+                else:
+                    self._validate(start, chunk, reply[0], reply[1], results)
+            if self.serial_from is None:
                 self._publish()
                 # Serve finished workers before going on: they get their next chunk now
                 # instead of idling until this loop needs their result.
@@ -495,13 +509,79 @@ class _BlockRun:
                     if w.alive and id(w) in self.waiting:
                         self._hand_out(w)
                 self._receive(timeout=0)
-                continue
-            # The bound was hit inside this chunk: finish it serially.
-            for call in chunk[offset + 1 :]:
-                results.append(self._run_here(call))
-                self.fallbacks += 1
         self._drain()
         return results
+
+    def _stale(self, outcome: worker.ChunkOutcome) -> tuple[set[bytes], bool]:
+        """The keys a chunk read whose values are not the block state's now, and whether
+        every range it iterated is unchanged (:class:`ConflictDetector` for a whole chunk).
+
+        Every value is compared, not only keys the block wrote: the replica is meant to be the
+        block's pre-state, but nothing is taken on trust (a storage changed behind the
+        scheduler's back costs re-executions, never a wrong result).
+        """
+        _results, reads, ranges, _writes = outcome
+        peek = self.state.peek
+        stale = {k for k, v in reads if peek(k) != v}
+        state = self.state
+        ranges_ok = not ranges or ConflictDetector.valid((), ranges, state)
+        return stale, ranges_ok
+
+    def _validate(
+        self,
+        key: int,
+        chunk: Sequence[Call],
+        outcome: worker.ChunkOutcome,
+        owner: _Worker,
+        results: list[ExecutionResult],
+    ) -> None:
+        """Accept a worker's chunk, or the calls of it that saw the serial state.
+
+        A chunk whose outside reads all still hold is accepted whole. Otherwise the calls are
+        walked in order: a call is exactly the serial one unless it read a stale key or a key
+        that an earlier re-executed call of the chunk wrote (in either execution); such a call
+        is re-executed here. A chunk that iterated ranges is re-executed from its first
+        rejected call (a range can change without any key it yielded changing).
+        """
+        spec_results, _reads, ranges, writes = outcome
+        n = len(spec_results)
+        self.executions += n
+        stale, ranges_ok = self._stale(outcome)
+        if not stale and ranges_ok:
+            self.state.apply(chain.from_iterable(writes))
+            self.pending.append(_Whole(owner, key, writes))
+            self.checked += n
+            results.extend(spec_results)
+            return
+        dirty = stale
+        strict = not ranges_ok
+        size = self.s.chunk_size
+        for offset, (call, result, changes) in enumerate(
+            zip(chunk, spec_results, writes, strict=True)
+        ):
+            self.checked += 1
+            if not strict and dirty.isdisjoint(result.read_set):
+                self.state.apply(changes)
+                self.pending.append(changes)
+                results.append(result)
+                continue
+            self.failures += 1
+            self.reexecutions += 1
+            again = self._run_here(call)
+            results.append(again)
+            dirty |= result.write_set
+            dirty |= again.write_set
+            strict = strict or bool(ranges)
+            # Give up on speculation early when it mostly fails (a hot spot: every call
+            # conflicts), and in any case past the bound on re-executions.
+            bound = self.s.max_reexecutions
+            hot = self.checked >= 2 * size and self.failures > bound * self.checked
+            if hot or self.reexecutions > bound * len(self.calls):
+                self.serial_from = key + offset + 1
+                log.info("re-execution bound hit: the rest of the block runs serially")
+                for rest in chunk[offset + 1 :]:
+                    results.append(self._run_serially(rest))
+                return
 
     def execute_waves(self) -> list[ExecutionResult] | None:
         """Run a block whose calls all declare access lists, wave by wave, without speculation.
@@ -534,12 +614,10 @@ class _BlockRun:
                         if w.alive:
                             self._hand_out(w)
             for chunk in own:
-                for i in chunk:
-                    result = self._run_here(calls[i])
-                    self.own += 1
-                    if not _declared(calls[i], result):
-                        return self._abandon()
-                    results[i] = result
+                done = self._run_own([calls[i] for i in chunk])
+                if not all(_declared(calls[i], r) for i, r in zip(chunk, done, strict=True)):
+                    return self._abandon()
+                results.update(zip(chunk, done, strict=True))
                 if keyed:
                     self._receive(timeout=0)  # keep the workers fed
             for chunk_key, chunk in keyed:
@@ -548,21 +626,22 @@ class _BlockRun:
                         self.outcomes.setdefault(chunk_key, _LOST)
                         break
                     self._receive(timeout=1.0)
-                outcomes = self.outcomes.pop(chunk_key)
-                for offset, i in enumerate(chunk):
-                    if outcomes is _LOST:
-                        result = self._run_here(calls[i])
-                        self.fallbacks += 1
-                    else:
-                        result, reads, ranges, writes = outcomes[offset]
-                        self.executions += 1
-                        if ranges or not ConflictDetector.valid(reads, ranges, self.state):
-                            return self._abandon()
-                        self.state.apply(writes)
-                        self.pending_writes.extend(writes)
-                    if not _declared(calls[i], result):
+                reply = self.outcomes.pop(chunk_key)
+                if reply is _LOST:
+                    self.fallbacks += len(chunk)
+                    done = self._run_own([calls[i] for i in chunk], own=False)
+                else:
+                    outcome, owner = reply
+                    self.executions += len(chunk)
+                    stale, ranges_ok = self._stale(outcome)
+                    if stale or not ranges_ok or outcome[2]:
                         return self._abandon()
-                    results[i] = result
+                    self.state.apply(chain.from_iterable(outcome[3]))
+                    self.pending.append(_Whole(owner, chunk_key, outcome[3]))
+                    done = outcome[0]
+                if not all(_declared(calls[i], r) for i, r in zip(chunk, done, strict=True)):
+                    return self._abandon()
+                results.update(zip(chunk, done, strict=True))
         self.wave_queue = None
         self.waves = graph.longest_chain()
         return [results[i] for i in range(len(calls))]
@@ -570,37 +649,61 @@ class _BlockRun:
     def _abandon(self) -> None:
         """Give up the wave plan: the caller starts the block again from its pre-state."""
         self.wave_queue = None
-        self.pending_writes.clear()
+        self.pending.clear()
         self.outcomes.clear()
         log.info("a call strayed outside its access list: the block runs speculatively")
         return None
 
+    def _run_own(self, chunk: Sequence[Call], *, own: bool = True) -> list[ExecutionResult]:
+        """Execute ``chunk`` here, in order, on the block state, in one snapshot whose net
+        changes are what the workers are sent."""
+        state, executor = self.state, self.executor
+        self.executions += len(chunk)
+        if own:
+            self.own += len(chunk)
+        state.snapshot()
+        done = [executor(call, state) for call in chunk]
+        self.pending.append(tuple(state.commit_snapshot().items()))
+        return done
+
     def _run_here(self, call: Call) -> ExecutionResult:
+        """Execute one call here on the block state (a re-execution)."""
+        return self._run_own((call,), own=False)[0]
+
+    def _run_serially(self, call: Call) -> ExecutionResult:
+        """Execute one call of the block's serial rest: the workers need none of its writes."""
         self.executions += 1
-        if self.serial_from is not None:  # serial for the rest: the workers need no writes
-            self.state.reset_tracking()
-            return self.executor(call, self.state)
-        self.state.reset_tracking()
-        result = self.executor(call, self.state)
-        # The call's net effect, for the workers: the current value of every key it wrote
-        # (a failed call's keys carry their unchanged values, which is harmless).
-        peek = self.state.peek
-        self.pending_writes.extend((key, peek(key)) for key in result.write_set)
-        return result
+        self.fallbacks += 1
+        return self.executor(call, self.state)
 
     def _publish(self) -> None:
-        """Send the writes validated since the last publication to every worker."""
-        if not self.pending_writes or self.serial_from is not None:
-            self.pending_writes.clear()
+        """Send the writes validated since the last publication to every worker.
+
+        A worker is not sent back the writes of its own chunks that were accepted whole, only
+        their keys: it kept them.
+        """
+        pending = self.pending
+        if not pending or self.serial_from is not None:
+            pending.clear()
             return
-        message = ("writes", self.s._block, self.pending_writes)
+        block = self.s._block
         for w in self.s._pool:
-            if w.alive:
-                try:
-                    w.conn.send(message)
-                except OSError:
-                    self._lose(w)
-        self.pending_writes = []
+            if not w.alive:
+                continue
+            segments: list[Any] = []
+            for item in pending:
+                if type(item) is not _Whole:
+                    if item:
+                        segments.append(item)
+                elif item.owner is w:
+                    segments.append(item.key)
+                else:
+                    segments.extend(changes for changes in item.writes if changes)
+            try:
+                w.conn.send(("writes", block, segments))
+            except OSError:
+                self._lose(w)
+        self.pending = []
 
     def _drain(self) -> None:
         """Leave chunks still running to finish on their own: the block's results are final.
@@ -630,3 +733,7 @@ def _declared(call: Call, result: ExecutionResult) -> bool:
     """Whether ``result`` stayed within the keys ``call`` declared."""
     declared = frozenset(call.access_list or ())
     return result.read_set <= declared and result.write_set <= declared
+
+
+def _same(storage: Storage) -> Storage:
+    return storage

@@ -11,17 +11,18 @@ Messages (scheduler -> worker), in order on one pipe:
 
 - ``("full", items)``: replace the replica with these pairs;
 - ``("delta", changes)``: apply the changes the scheduler committed;
-- ``("writes", block, changes)``: writes of the block's calls validated so far, so that later
-  chunks see them (the multi-version view of earlier transactions' writes);
+- ``("writes", block, segments)``: the writes of the block's calls validated so far, in block
+  order, so that later chunks see them (the multi-version view of earlier transactions'
+  writes). A segment is a tuple of changes, or the key of a chunk of this worker's that was
+  accepted whole: its writes are here already and do not travel back;
 - ``("code", code_id, code)``: remember a contract's code under a small number;
-- ``("chunk", block, start, calls)``: execute ``calls`` (block indices ``start...``), each
-  sent as ``(code_id, entry, args, input, context, vm)``;
+- ``("chunk", block, key, calls)``: execute ``calls`` in order, each sent as
+  ``(code_id, entry, args, input, context, vm)``;
 - ``("stop",)``.
 
 The first message is ``("init", vm_settings)``. Replies: ``("hello", fingerprint)`` once,
-then ``("done", block, start, outcomes)`` per chunk, where each outcome is
-``(result, reads, ranges, writes)`` (the parts of a :class:`ReadWriteSet`), or
-``("error", block, start, message)``.
+then ``("done", block, key, outcome)`` per chunk (a :data:`ChunkOutcome`), or
+``("error", block, key, message)``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ from supervm_storage_memory import MemoryStorage
 
 from .rwset import RecordingView
 
-#: (result, reads with values seen, ranges iterated, net writes): plain tuples travel fastest.
-Outcome = tuple[ExecutionResult, tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]
+#: A chunk's outcome: each call's result, the values the chunk read from outside itself (each
+#: key once, with the value it first saw), the ranges it iterated, and each call's net writes.
+#: Plain tuples and lists travel fastest.
+ChunkOutcome = tuple[
+    list[ExecutionResult], tuple[tuple[bytes, bytes | None], ...], tuple[Any, ...], list[Any]
+]
 #: A call on the wire: (code id, entry, args, input, context, vm).
 WireCall = tuple[int, str, tuple[int, ...], bytes, Any, str]
 
@@ -53,18 +58,25 @@ def fingerprint(kernel: Kernel, settings: VMSettings | None) -> tuple[Any, ...]:
     )
 
 
-def execute_chunk(executor: Any, replica: MemoryStorage, calls: Sequence[Call]) -> list[Outcome]:
-    """Execute ``calls`` in order on a private overlay of ``replica``, recording reads."""
-    chunk = StateOverlay(replica)
-    outcomes: list[Outcome] = []
+def execute_chunk(
+    executor: Any, block_state: StateOverlay, calls: Sequence[Call]
+) -> tuple[ChunkOutcome, dict[bytes, Any]]:
+    """Execute ``calls`` in order on a private overlay of ``block_state``, recording reads.
+
+    Reads are recorded once per chunk, below the chunk's own writes: what a call read from an
+    earlier call of the chunk is not an outside read. Each call runs in a snapshot of the chunk
+    so that its own net writes are known without looking them up again. Returns the outcome
+    and the chunk's net changes (what the worker applies if the chunk is accepted whole).
+    """
+    view = RecordingView(block_state)
+    chunk = StateOverlay(view)
+    results: list[ExecutionResult] = []
+    writes: list[tuple[Any, ...]] = []
     for call in calls:
-        view = RecordingView(chunk)
-        state = StateOverlay(view)
-        result = executor(call, state)
-        changes = tuple(state.changes().items())
-        chunk.apply(changes)
-        outcomes.append((result, tuple(view.observed.items()), tuple(view.ranges), changes))
-    return outcomes
+        chunk.snapshot()
+        results.append(executor(call, chunk))
+        writes.append(tuple(chunk.commit_snapshot().items()))
+    return (results, tuple(view.observed.items()), tuple(view.ranges), writes), chunk.changes()
 
 
 def main(conn: Connection) -> None:
@@ -75,6 +87,8 @@ def main(conn: Connection) -> None:
     replica = MemoryStorage()
     block, block_state = -1, StateOverlay(replica)
     codes: dict[int, bytes] = {}
+    #: This block's chunks' net changes, until the scheduler says which to apply.
+    mine: dict[int, dict[bytes, Any]] = {}
     # Chunks allocate many short-lived objects; generation scans would cost more than the
     # contracts. Collect the young generations once per block instead (above).
     gc.disable()
@@ -99,18 +113,22 @@ def main(conn: Connection) -> None:
                 block, block_state = -1, StateOverlay(replica)
             elif kind in ("writes", "chunk") and message[1] != block:
                 block, block_state = message[1], StateOverlay(replica)
+                mine.clear()
                 gc.collect(1)  # the young generations, between blocks (see below)
             if kind == "code":
                 codes[message[1]] = message[2]
             elif kind == "writes":
-                block_state.apply(message[2])
+                for segment in message[2]:
+                    block_state.apply(
+                        mine.pop(segment).items() if type(segment) is int else segment
+                    )
             elif kind == "chunk":
-                _, _block, start, wire = message
+                _, _block, key, wire = message
                 try:
                     calls = [Call(codes[c], e, a, i, ctx, vm) for c, e, a, i, ctx, vm in wire]
-                    outcomes = execute_chunk(executor, block_state, calls)
-                    conn.send(("done", block, start, outcomes))
+                    outcome, mine[key] = execute_chunk(executor, block_state, calls)
+                    conn.send(("done", block, key, outcome))
                 except Exception:  # reported, and the scheduler executes the chunk itself
-                    conn.send(("error", block, start, traceback.format_exc(limit=5)))
+                    conn.send(("error", block, key, traceback.format_exc(limit=5)))
     finally:
         kernel.close()
