@@ -11,7 +11,7 @@ from supervm import Call, StateOverlay
 from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.state_keys import storage_key
 from supervm_scheduler_parallel import ParallelScheduler
-from supervm_scheduler_parallel.scheduler import _BlockRun
+from supervm_scheduler_parallel.scheduler import _BlockRun, _decoded
 from supervm_scheduler_parallel.worker import execute_chunk, main
 
 
@@ -39,7 +39,7 @@ def test_a_stale_chunk_keeps_the_calls_that_saw_the_serial_state(kernel, bank, c
     results = run._run_own([prior])
     run._validate(1, chunk, outcome, None, results)  # type: ignore[arg-type]
 
-    assert results == list(expected.results)
+    assert _decoded(results) == list(expected.results)
     assert run.reexecutions == 2 and run.checked == 4
     run.state.commit()
     assert dict(storage.iterate()) == dict(serial_storage.iterate())
@@ -54,7 +54,7 @@ def test_a_fresh_chunk_is_accepted_whole(kernel, bank, call) -> None:  # type: i
     run = _BlockRun(ParallelScheduler(), calls, executor, StateOverlay(storage))
     results: list = []  # type: ignore[type-arg]
     run._validate(0, calls, outcome, None, results)  # type: ignore[arg-type]
-    assert results == list(expected.results)
+    assert _decoded(results) == list(expected.results)
     assert run.reexecutions == 0
     # Reads are recorded once per chunk, from outside it: the second call read what the
     # first wrote, and the credit to k[3] read nothing.

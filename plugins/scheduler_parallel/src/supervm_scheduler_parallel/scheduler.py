@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -332,6 +333,40 @@ class ParallelScheduler(Scheduler):
         return self.stats[-1] if self.stats else None
 
 
+class _Encoded:
+    """A worker chunk's results as they arrived, pickled, until someone needs the objects.
+
+    Unpickling thousands of results costs the scheduling process more than validating them;
+    it is done while the process would otherwise wait for a worker, and the rest at the end.
+    """
+
+    __slots__ = ("_blob", "_results")
+
+    def __init__(self, blob: bytes) -> None:
+        self._blob: bytes | None = blob
+        self._results: list[ExecutionResult] = []
+
+    @property
+    def done(self) -> bool:
+        return self._blob is None
+
+    def decode(self) -> list[ExecutionResult]:
+        if self._blob is not None:
+            self._results = pickle.loads(self._blob)
+            self._blob = None
+        return self._results
+
+
+def _decoded(results: list[ExecutionResult | _Encoded]) -> list[ExecutionResult]:
+    out: list[ExecutionResult] = []
+    for item in results:
+        if type(item) is _Encoded:
+            out.extend(item.decode())
+        else:
+            out.append(item)  # type: ignore[arg-type]
+    return out
+
+
 @attrs.frozen
 class _Whole:
     """A worker's chunk accepted whole: its owner has the writes already."""
@@ -379,6 +414,8 @@ class _BlockRun:
         self.waves = 0
         self.worker_failures = 0
         self.serial_from: int | None = None
+        #: Accepted chunks whose results are still pickled, oldest first.
+        self.undecoded: deque[_Encoded] = deque()
         #: Validated writes not yet published to the workers, in block order.
         self.pending: list[tuple[Change, ...] | _Whole] = []
 
@@ -449,8 +486,14 @@ class _BlockRun:
         pool = [w for w in self.s._pool if w.alive]
         if not pool:
             return
+        conns = [w.conn for w in pool]
+        if timeout:
+            # About to wait for a worker: unpickle accepted results meanwhile.
+            undecoded = self.undecoded
+            while undecoded and not wait(conns, 0):
+                undecoded.popleft().decode()
         # A dead worker's socket closes: it shows up as ready and recv() raises EOFError.
-        ready = wait([w.conn for w in pool], timeout)
+        ready = wait(conns, timeout)
         for w in pool:
             if w.conn in ready:
                 try:
@@ -477,7 +520,7 @@ class _BlockRun:
         for _ in range(self.s.prefetch):
             for w in self.s._pool:
                 self._hand_out(w)
-        results: list[ExecutionResult] = []
+        results: list[ExecutionResult | _Encoded] = []
         size = self.s.chunk_size
         for index, start in enumerate(self.starts):
             self.position = index
@@ -510,7 +553,7 @@ class _BlockRun:
                         self._hand_out(w)
                 self._receive(timeout=0)
         self._drain()
-        return results
+        return _decoded(results)
 
     def _stale(self, outcome: worker.ChunkOutcome) -> tuple[set[bytes], bool]:
         """The keys a chunk read whose values are not the block state's now, and whether
@@ -533,7 +576,7 @@ class _BlockRun:
         chunk: Sequence[Call],
         outcome: worker.ChunkOutcome,
         owner: _Worker,
-        results: list[ExecutionResult],
+        results: list[ExecutionResult | _Encoded],
     ) -> None:
         """Accept a worker's chunk, or the calls of it that saw the serial state.
 
@@ -543,16 +586,21 @@ class _BlockRun:
         is re-executed here. A chunk that iterated ranges is re-executed from its first
         rejected call (a range can change without any key it yielded changing).
         """
-        spec_results, _reads, ranges, writes = outcome
-        n = len(spec_results)
+        encoded, _reads, ranges, writes = outcome
+        n = len(writes)
         self.executions += n
         stale, ranges_ok = self._stale(outcome)
         if not stale and ranges_ok:
             self.state.apply(chain.from_iterable(writes))
             self.pending.append(_Whole(owner, key, writes))
             self.checked += n
-            results.extend(spec_results)
+            # The results themselves are only unpickled when this process would otherwise
+            # wait for a worker (or at the end): see _Encoded.
+            blob = _Encoded(encoded)
+            self.undecoded.append(blob)
+            results.append(blob)
             return
+        spec_results = _Encoded(encoded).decode()
         dirty = stale
         strict = not ranges_ok
         size = self.s.chunk_size
@@ -638,7 +686,7 @@ class _BlockRun:
                         return self._abandon()
                     self.state.apply(chain.from_iterable(outcome[3]))
                     self.pending.append(_Whole(owner, chunk_key, outcome[3]))
-                    done = outcome[0]
+                    done = _Encoded(outcome[0]).decode()
                 if not all(_declared(calls[i], r) for i, r in zip(chunk, done, strict=True)):
                     return self._abandon()
                 results.update(zip(chunk, done, strict=True))

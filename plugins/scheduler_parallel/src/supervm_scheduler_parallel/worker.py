@@ -28,6 +28,7 @@ then ``("done", block, key, outcome)`` per chunk (a :data:`ChunkOutcome`), or
 from __future__ import annotations
 
 import gc
+import pickle
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -38,12 +39,10 @@ from supervm_storage_memory import MemoryStorage
 
 from .rwset import RecordingView
 
-#: A chunk's outcome: each call's result, the values the chunk read from outside itself (each
-#: key once, with the value it first saw), the ranges it iterated, and each call's net writes.
-#: Plain tuples and lists travel fastest.
-ChunkOutcome = tuple[
-    list[ExecutionResult], tuple[tuple[bytes, bytes | None], ...], tuple[Any, ...], list[Any]
-]
+#: A chunk's outcome: each call's result (a pickled list: the scheduler unpickles it when it
+#: has time), the values the chunk read from outside itself (each key once, with the value it
+#: first saw), the ranges it iterated, and each call's net writes. Plain tuples travel fastest.
+ChunkOutcome = tuple[bytes, tuple[tuple[bytes, bytes | None], ...], tuple[Any, ...], list[Any]]
 #: A call on the wire: (code id, entry, args, input, context, vm).
 WireCall = tuple[int, str, tuple[int, ...], bytes, Any, str]
 
@@ -76,7 +75,8 @@ def execute_chunk(
         chunk.snapshot()
         results.append(executor(call, chunk))
         writes.append(tuple(chunk.commit_snapshot().items()))
-    return (results, tuple(view.observed.items()), tuple(view.ranges), writes), chunk.changes()
+    encoded = pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
+    return (encoded, tuple(view.observed.items()), tuple(view.ranges), writes), chunk.changes()
 
 
 def main(conn: Connection) -> None:
