@@ -51,6 +51,8 @@ def _scheduler_for(made: dict[int, ParallelScheduler], workers: int) -> Parallel
         made[workers] = ParallelScheduler(
             SchedulerSettings(workers=workers, options={"chunk_size": "4"})
         )
+    # Each test starts speculating: no cool-down carried over from another test's hot spot.
+    made[workers]._hot_streak = 0
     return made[workers]
 
 

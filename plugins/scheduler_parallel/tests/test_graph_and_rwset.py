@@ -63,8 +63,11 @@ def test_recording_view_sees_only_external_reads_and_the_detector_checks_them() 
     assert ConflictDetector.is_valid(rw, block)
     block.set(b"missing", b"now")
     assert not ConflictDetector.is_valid(rw, block)
+    assert ConflictDetector.stale_keys(rw.reads, block) == {b"missing"}
     block.delete(b"missing")
+    assert ConflictDetector.stale_keys(rw.reads, block) == set()
     block.set(b"r3", b"z")  # a phantom in the iterated range
+    assert not ConflictDetector.ranges_hold(rw.ranges, block)
     assert not ConflictDetector.is_valid(rw, block)
 
 

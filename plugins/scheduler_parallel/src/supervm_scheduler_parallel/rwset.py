@@ -91,11 +91,20 @@ class ConflictDetector:
         state: StateOverlay,
     ) -> bool:
         """:meth:`is_valid` on the parts of a read/write set, as they travel from workers."""
+        return not ConflictDetector.stale_keys(reads, state) and ConflictDetector.ranges_hold(
+            ranges, state
+        )
+
+    @staticmethod
+    def stale_keys(reads: Iterable[tuple[bytes, bytes | None]], state: StateOverlay) -> set[bytes]:
+        """The keys read whose value in ``state`` is no longer the value seen."""
         peek = state.peek
-        for key, value in reads:
-            if peek(key) != value:
-                return False
-        for start, end, reverse, items in ranges:
-            if tuple(state.iterate(start, end, reverse=reverse)) != items:
-                return False
-        return True
+        return {key for key, value in reads if peek(key) != value}
+
+    @staticmethod
+    def ranges_hold(ranges: Iterable[RangeRead], state: StateOverlay) -> bool:
+        """Whether every range iterated still holds exactly the pairs seen."""
+        return all(
+            tuple(state.iterate(start, end, reverse=reverse)) == items
+            for start, end, reverse, items in ranges
+        )

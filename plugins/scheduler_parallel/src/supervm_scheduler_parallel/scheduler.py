@@ -308,8 +308,7 @@ class ParallelScheduler(Scheduler):
             if w.synced == (self._storage_count, self._epoch - 1):
                 continue
             w.synced = None
-        hot = run.serial_from is not None and run.serial_from < n // 4
-        self._hot_streak = self._hot_streak + 1 if hot else 0
+        self._hot_streak = self._hot_streak + 1 if run.hot else 0
         self._record(run.stats(time.perf_counter() - started))
         return BlockResult.of(results)
 
@@ -409,6 +408,8 @@ class _BlockRun:
         #: Replies by chunk key: the outcome and the worker that produced it, or ``_LOST``.
         self.outcomes: dict[int, tuple[worker.ChunkOutcome, _Worker] | None] = {}
         self.executions = self.reexecutions = self.failures = self.fallbacks = self.own = 0
+        #: Whether speculation was given up because it mostly failed (a hot spot).
+        self.hot = False
         #: Speculative results validated (accepted or not), for the hot-spot rule.
         self.checked = 0
         self.waves = 0
@@ -564,11 +565,8 @@ class _BlockRun:
         scheduler's back costs re-executions, never a wrong result).
         """
         _results, reads, ranges, _writes = outcome
-        peek = self.state.peek
-        stale = {k for k, v in reads if peek(k) != v}
-        state = self.state
-        ranges_ok = not ranges or ConflictDetector.valid((), ranges, state)
-        return stale, ranges_ok
+        stale = ConflictDetector.stale_keys(reads, self.state)
+        return stale, not ranges or ConflictDetector.ranges_hold(ranges, self.state)
 
     def _validate(
         self,
@@ -623,8 +621,8 @@ class _BlockRun:
             # Give up on speculation early when it mostly fails (a hot spot: every call
             # conflicts), and in any case past the bound on re-executions.
             bound = self.s.max_reexecutions
-            hot = self.checked >= 2 * size and self.failures > bound * self.checked
-            if hot or self.reexecutions > bound * len(self.calls):
+            self.hot = self.checked >= size and self.failures > bound * self.checked
+            if self.hot or self.reexecutions > bound * len(self.calls):
                 self.serial_from = key + offset + 1
                 log.info("re-execution bound hit: the rest of the block runs serially")
                 for rest in chunk[offset + 1 :]:
