@@ -6,12 +6,14 @@ How a block runs (see ``docs/parallel.md``):
    in sync by shipping each committed block's changes.
 2. The block is cut into chunks. Each worker is handed chunks as it finishes the previous ones
    (idle workers take the next chunk, so none waits while work remains), and executes a chunk
-   in order, each call seeing the writes of the calls before it in its chunk and recording the
-   values it read.
-3. The scheduler walks the block in order. A speculative result is accepted when every value
-   it read equals the block state at that point (:class:`ConflictDetector`); its writes are
-   applied. Otherwise the call is re-executed here, on the block state, which is exactly what
-   the serial scheduler does. Too many re-executions switch the rest of the block to serial.
+   in order, each call seeing the writes of the calls before it in the same chunk; the values
+   the chunk read from outside itself are recorded.
+3. The scheduler walks the block in order, executing its own share of chunks itself. A worker's
+   chunk is accepted whole when every outside value it read equals the block state at that
+   point (:class:`ConflictDetector`); otherwise the calls that read a stale value, or a value a
+   rejected call wrote, are re-executed here on the block state, which is exactly what the
+   serial scheduler does, and the others are kept. Too many re-executions switch the rest of
+   the block to serial.
 4. The block is committed in one batch.
 
 Whatever the conflicts, crashes or stale replicas, the committed state and every result equal
