@@ -59,6 +59,8 @@ DEFAULT_PREFETCH = 3
 DEFAULT_OWN_SHARE = 0.45
 #: How far ahead of the scheduling process workers may run, in rounds of chunks.
 DEFAULT_LOOKAHEAD = 4
+#: Above this share of rejected speculative calls, workers are kept half as far ahead.
+CONTENDED = 0.05
 #: Above this share of re-executed calls, the rest of the block runs serially.
 DEFAULT_MAX_REEXECUTIONS = 0.5
 #: After a hot-spot block, blocks run serially; every this many, speculation is tried again.
@@ -405,6 +407,7 @@ class _BlockRun:
         workers = max(1, len(scheduler._pool))
         self.share = scheduler.own_share / workers
         self.max_ahead = scheduler.lookahead * (workers + 1)
+        self.contended_ahead = max(1, scheduler.lookahead // 2) * (workers + 1)
         #: Idle workers held back by the lookahead bound, to be served as the position moves.
         self.waiting: set[int] = set()
         #: Replies by chunk key: the outcome and the worker that produced it, or ``_LOST``.
@@ -624,6 +627,9 @@ class _BlockRun:
             # conflicts), and in any case past the bound on re-executions.
             bound = self.s.max_reexecutions
             self.hot = self.checked >= size and self.failures > bound * self.checked
+            if self.checked >= 2 * size and self.failures > CONTENDED * self.checked:
+                # Contended: results go stale while workers run far ahead, so keep them close.
+                self.max_ahead = self.contended_ahead
             if self.hot or self.reexecutions > bound * len(self.calls):
                 self.serial_from = key + offset + 1
                 log.info("re-execution bound hit: the rest of the block runs serially")
