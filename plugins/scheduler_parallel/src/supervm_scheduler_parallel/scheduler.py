@@ -68,8 +68,7 @@ PROBE_EVERY = 8
 #: Blocks smaller than this many chunks run serially: there is nothing to overlap.
 MIN_CHUNKS = 2
 START_TIMEOUT = 120.0
-_LOST = None
-_OWN = ()  # a chunk the scheduling process executes itself
+_LOST = None  # a chunk whose worker died or failed: the scheduling process executes it
 
 
 @attrs.frozen
@@ -348,10 +347,6 @@ class _Encoded:
     def __init__(self, blob: bytes) -> None:
         self._blob: bytes | None = blob
         self._results: list[ExecutionResult] = []
-
-    @property
-    def done(self) -> bool:
-        return self._blob is None
 
     def decode(self) -> list[ExecutionResult]:
         if self._blob is not None:
