@@ -260,3 +260,16 @@ def test_a_storage_changed_behind_the_schedulers_back_still_gives_the_serial_res
         for storage in (serial_storage, parallel_storage):
             storage.write_batch([(storage_key(address, b"k\xc8"), (5).to_bytes(8, "little"))])
     assert dict(parallel_storage.iterate()) == dict(serial_storage.iterate())
+
+
+def test_more_workers_than_cores_is_warned_about(caplog) -> None:  # type: ignore[no-untyped-def]
+    from supervm import SchedulerSettings
+    from supervm_scheduler_parallel import ParallelScheduler
+
+    cores = os.cpu_count() or 2
+    with caplog.at_level("WARNING", logger="supervm.parallel"):
+        ParallelScheduler(SchedulerSettings(workers=cores - 1 or 1))
+    assert cores == 1 or not caplog.records
+    with caplog.at_level("WARNING", logger="supervm.parallel"):
+        ParallelScheduler(SchedulerSettings(workers=cores))
+    assert "share" in caplog.records[-1].getMessage()
