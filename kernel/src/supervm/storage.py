@@ -334,17 +334,18 @@ class StateOverlay:
             for k, v in self.changes().items()
         )
 
-    def commit(self) -> int:
+    def commit(self) -> list[Change]:
         """Write every buffered change to the backend in one atomic batch.
 
-        Open snapshots are committed too. Returns the number of keys written. On failure the
-        backend is unchanged and the buffer is kept, so the caller may retry or discard it.
+        Open snapshots are committed too. Returns the changes written, sorted by key (a
+        scheduler ships them to replicas). On failure the backend is unchanged and the buffer
+        is kept, so the caller may retry or discard it.
         """
         changes = self.resolved_changes()
         if changes:
             self._base.write_batch(changes)
         self.discard()
-        return len(changes)
+        return changes
 
     def discard(self) -> None:
         """Drop every buffered change."""

@@ -33,7 +33,7 @@ from supervm.cli.compile import compile_paths
 from supervm.cli.state import kernel_state
 
 from .graph import from_results
-from .scheduler import ParallelScheduler
+from .scheduler import DEFAULT_CHUNK, ParallelScheduler
 
 ROOT = Path(__file__).resolve().parents[4]
 TOKEN_SOURCE = ROOT / "examples" / "contracts" / "erc20-as"
@@ -161,7 +161,7 @@ def measure(
     settings = SchedulerSettings(workers=workers)
     # Warm both sides up with the same small block (module caches, worker replicas), as a
     # running node is after its first block; the timed block then measures execution only.
-    warmup = workload.block(token, 4 * ParallelScheduler(settings).chunk_size * (workers + 1), 1)
+    warmup = workload.block(token, 4 * DEFAULT_CHUNK * (workers + 1), seed=1)
     serial_time = parallel_time = float("inf")
     reexecutions = 0
     equal = True

@@ -23,7 +23,6 @@ the serial scheduler's: a result is only ever accepted when its inputs were the 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import pickle
@@ -239,7 +238,7 @@ class ParallelScheduler(Scheduler):
             try:
                 self._storage_ref = weakref.ref(storage)
             except TypeError:  # a storage class without weak references: hold it
-                self._storage_ref = functools.partial(_same, storage)
+                self._storage_ref = lambda: storage
             self._storage_count += 1
             self._last_changes = None
             self._epoch += 1  # a storage the replicas never saw: everyone resyncs in full
@@ -308,11 +307,7 @@ class ParallelScheduler(Scheduler):
                     run = _BlockRun(self, calls, executor, StateOverlay(storage))
             if results is None:
                 results = run.execute()
-            # What commit() does, keeping the changes: the replicas are sent them next block.
-            changes = run.state.resolved_changes()
-            if changes:
-                storage.write_batch(changes)
-            run.state.discard()
+            changes = run.state.commit()  # the replicas are sent these next block
         self._last_changes = changes
         self._epoch += 1
         for w in self._pool:  # replicas now lag by exactly this block's changes
@@ -790,7 +785,3 @@ def _declared(call: Call, result: ExecutionResult) -> bool:
     """Whether ``result`` stayed within the keys ``call`` declared."""
     declared = frozenset(call.access_list or ())
     return result.read_set <= declared and result.write_set <= declared
-
-
-def _same(storage: Storage) -> Storage:
-    return storage
