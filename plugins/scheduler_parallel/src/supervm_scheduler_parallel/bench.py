@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
 import tempfile
 import time
@@ -32,6 +33,7 @@ from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.cli.compile import compile_paths
 from supervm.cli.state import kernel_state
 
+from .costs import MAIN_HANDED, MAIN_OWN, WORKER_HANDED, WORKER_OTHER, ceiling, measure_costs
 from .graph import from_results
 from .scheduler import DEFAULT_CHUNK, ParallelScheduler
 
@@ -224,6 +226,12 @@ def measure(
     help="Rounds per cell; each side's best time is kept.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (one cell).")
+@click.option(
+    "--costs",
+    is_flag=True,
+    help="Time each step of moving a call between processes (one cell) and print the "
+    "speedup those costs allow at best.",
+)
 def parallel_command(
     accounts: int | None,
     txs: int | None,
@@ -231,11 +239,17 @@ def parallel_command(
     access_lists: bool,
     rounds: int,
     as_json: bool,
+    costs: bool,
 ) -> None:
     """Serial vs parallel tx/s on token-transfer blocks (the Block-STM workload)."""
+    if costs and (as_json or access_lists):
+        raise click.UsageError("--costs prints a table of its own: drop --json/--access-lists")
     kernel = kernel_state(click.get_current_context()).kernel
     workers = workers or kernel.scheduler_settings.workers or ParallelScheduler().workers
     code = build_token(kernel)
+    if costs:
+        _print_costs(kernel, code, accounts or 10_000, txs or 10_000, workers, rounds)
+        return
     if accounts is not None or txs is not None or as_json:
         cell = measure(
             kernel, code, accounts or 10_000, txs or 1_000, workers, access_lists, rounds
@@ -252,6 +266,37 @@ def parallel_command(
             for a in GRID_ACCOUNTS
         ]
     )
+
+
+def _print_costs(
+    kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int, rounds: int
+) -> None:
+    workload = Workload(kernel, code, accounts)
+    _storage, token = workload.fresh_state()
+    calls = workload.block(token, txs, seed=accounts * 7919 + txs)
+    measured = measure_costs(
+        kernel.executor(), lambda: workload.fresh_state()[0], calls, DEFAULT_CHUNK, rounds
+    )
+    click.echo(
+        f"{txs:,} transfers among {accounts:,} accounts: microseconds per call, "
+        f"best of {rounds} rounds"
+    )
+    click.echo(f"  {'execute (serial scheduler)':<44}{measured.execute:>7.2f}")
+    click.echo(f"  {'commit, and the collector catching up':<44}{measured.tail:>7.2f}")
+    for who in (WORKER_HANDED, MAIN_HANDED, MAIN_OWN, WORKER_OTHER):
+        click.echo(f"  {who}: {measured.total(who):.2f}")
+        for payer, step, us in measured.steps:
+            if payer == who:
+                click.echo(f"    {step:<42}{us:>7.2f}")
+    speedup, share = ceiling(measured, workers)
+    click.echo(
+        f"ceiling with {workers} worker{'s' if workers > 1 else ''}: {speedup:.2f}x "
+        f"({share:.0%} of the calls on workers; these steps only: no sockets, no scheduling, "
+        "no conflicts)"
+    )
+    cores = os.cpu_count() or 1
+    if workers + 1 > cores:
+        click.echo(f"(the ceiling assumes a core per process; this machine has {cores})")
 
 
 def _print(cells: list[Cell]) -> None:

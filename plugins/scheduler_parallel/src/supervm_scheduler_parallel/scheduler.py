@@ -42,7 +42,7 @@ from supervm import BlockResult, Call, ExecutionResult, Scheduler, SchedulerSett
 from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.execution import gc_paused
 from supervm.interfaces import Executor
-from supervm.storage import Change, Storage
+from supervm.storage import Change, Pending, Storage
 
 from . import worker
 from .graph import DependencyGraph
@@ -374,7 +374,7 @@ class _Whole:
 
     owner: _Worker
     key: int
-    writes: list[tuple[Change, ...]]
+    writes: list[tuple[tuple[bytes, Pending], ...]]
 
 
 class _BlockRun:
@@ -421,7 +421,7 @@ class _BlockRun:
         #: Accepted chunks whose results are still pickled, oldest first.
         self.undecoded: deque[_Encoded] = deque()
         #: Validated writes not yet published to the workers, in block order.
-        self.pending: list[tuple[Change, ...] | _Whole] = []
+        self.pending: list[tuple[tuple[bytes, Pending], ...] | _Whole] = []
 
     # -- handing out chunks ----------------------------------------------------------------
 
@@ -668,7 +668,8 @@ class _BlockRun:
             for chunk in own:
                 done = self._run_own([calls[i] for i in chunk])
                 if not all(_declared(calls[i], r) for i, r in zip(chunk, done, strict=True)):
-                    return self._abandon()
+                    self._abandon()
+                    return None
                 results.update(zip(chunk, done, strict=True))
                 if keyed:
                     self._receive(timeout=0)  # keep the workers fed
@@ -687,12 +688,14 @@ class _BlockRun:
                     self.executions += len(chunk)
                     stale, ranges_ok = self._stale(outcome)
                     if stale or not ranges_ok or outcome[2]:
-                        return self._abandon()
+                        self._abandon()
+                        return None
                     self.state.apply(chain.from_iterable(outcome[3]))
                     self.pending.append(_Whole(owner, chunk_key, outcome[3]))
                     done = _Encoded(outcome[0]).decode()
                 if not all(_declared(calls[i], r) for i, r in zip(chunk, done, strict=True)):
-                    return self._abandon()
+                    self._abandon()
+                    return None
                 results.update(zip(chunk, done, strict=True))
         self.wave_queue = None
         self.waves = graph.longest_chain()
@@ -704,7 +707,6 @@ class _BlockRun:
         self.pending.clear()
         self.outcomes.clear()
         log.info("a call strayed outside its access list: the block runs speculatively")
-        return None
 
     def _run_own(self, chunk: Sequence[Call], *, own: bool = True) -> list[ExecutionResult]:
         """Execute ``chunk`` here, in order, on the block state, in one snapshot whose net
