@@ -316,12 +316,13 @@ class StateOverlay:
 
     def changes(self) -> dict[bytes, Pending]:
         """The net buffered changes of all layers: values, deletions (``None``) and additions."""
-        merged: dict[bytes, Pending] = {}
+        # The bottom layer is taken as it is: merging matters only for what lies above it.
+        merged = dict(self._layers[0])
         if not self._deltas:
-            for layer in self._layers:
+            for layer in self._layers[1:]:
                 merged.update(layer)
             return merged
-        for layer in self._layers:
+        for layer in self._layers[1:]:
             for key, value in layer.items():
                 _merge(merged, key, value)
         return merged
@@ -329,10 +330,15 @@ class StateOverlay:
     def resolved_changes(self) -> list[Change]:
         """The net changes as the backend will store them (additions worked out), sorted."""
         base_get = self._base.get
-        return sorted(
-            (k, v.onto(base_get(k)) if isinstance(v, AddU256) else v)
-            for k, v in self.changes().items()
-        )
+        changes = self.changes()
+        resolved: list[Change] = []
+        for key in sorted(changes):  # keys alone sort faster than (key, value) pairs
+            value = changes[key]
+            if isinstance(value, AddU256):
+                resolved.append((key, value.onto(base_get(key))))
+            else:
+                resolved.append((key, value))
+        return resolved
 
     def commit(self) -> list[Change]:
         """Write every buffered change to the backend in one atomic batch.
