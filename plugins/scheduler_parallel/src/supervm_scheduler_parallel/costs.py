@@ -170,7 +170,7 @@ def _transfers(
         return out
 
     protocol = pickle.HIGHEST_PROTOCOL
-    code = chunks[0][0].code
+    codes = {0: chunks[0][0].code}  # the benchmark's calls all run one contract
 
     def plain() -> None:
         state = StateOverlay(storage)
@@ -182,20 +182,11 @@ def _transfers(
     sent = timed(
         "send calls",
         lambda: [
-            pickle.dumps(
-                ("chunk", 1, i, [(0, c.entry, c.args, c.input, c.context, c.vm) for c in chunk]),
-                protocol,
-            )
+            pickle.dumps(("chunk", 1, i, [worker.to_wire(c, 0) for c in chunk]), protocol)
             for i, chunk in enumerate(chunks)
         ],
     )
-    timed(
-        "receive calls",
-        lambda: [
-            [Call(code, e, a, i, ctx, vm) for _c, e, a, i, ctx, vm in pickle.loads(blob)[3]]
-            for blob in sent
-        ],
-    )
+    timed("receive calls", lambda: [worker.from_wire(pickle.loads(b)[3], codes) for b in sent])
     block_state = StateOverlay(storage)
     executed = timed(
         "chunks", lambda: [worker.execute_chunk(executor, block_state, c) for c in chunks]

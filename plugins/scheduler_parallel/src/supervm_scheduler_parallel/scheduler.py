@@ -465,7 +465,7 @@ class _BlockRun:
                 if code_id not in w.codes:  # each contract's code crosses once per worker
                     w.conn.send(("code", code_id, call.code))
                     w.codes.add(code_id)
-                wire.append((code_id, call.entry, call.args, call.input, call.context, call.vm))
+                wire.append(worker.to_wire(call, code_id))
             w.conn.send(("chunk", self.s._block, start, wire))
         except OSError:
             self._lose(w)

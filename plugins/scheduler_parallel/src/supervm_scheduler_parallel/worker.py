@@ -30,7 +30,7 @@ from __future__ import annotations
 import gc
 import pickle
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -45,6 +45,16 @@ from .rwset import RecordingView
 ChunkOutcome = tuple[bytes, tuple[tuple[bytes, bytes | None], ...], tuple[Any, ...], list[Any]]
 #: A call on the wire: (code id, entry, args, input, context, vm).
 WireCall = tuple[int, str, tuple[int, ...], bytes, Any, str]
+
+
+def to_wire(call: Call, code_id: int) -> WireCall:
+    """``call`` as it travels to a worker, its code replaced by the number it was sent under."""
+    return (code_id, call.entry, call.args, call.input, call.context, call.vm)
+
+
+def from_wire(wire: Sequence[WireCall], codes: Mapping[int, bytes]) -> list[Call]:
+    """The calls of a ``chunk`` message, their codes looked up by number."""
+    return [Call(codes[c], e, a, i, ctx, vm) for c, e, a, i, ctx, vm in wire]
 
 
 def fingerprint(kernel: Kernel, settings: VMSettings | None) -> tuple[Any, ...]:
@@ -125,7 +135,7 @@ def main(conn: Connection) -> None:
             elif kind == "chunk":
                 _, _block, key, wire = message
                 try:
-                    calls = [Call(codes[c], e, a, i, ctx, vm) for c, e, a, i, ctx, vm in wire]
+                    calls = from_wire(wire, codes)
                     outcome, mine[key] = execute_chunk(executor, block_state, calls)
                     conn.send(("done", block, key, outcome))
                 except Exception:  # reported, and the scheduler executes the chunk itself
