@@ -10,15 +10,38 @@ from __future__ import annotations
 
 import abc
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
 import attrs
 
+from .errors import StorageError
+
 #: One change in a batch: a value to set, or ``None`` to delete the key.
 Change = tuple[bytes, bytes | None]
+
+
+def validate_batch(changes: Iterable[Change], check_key: Callable[[bytes], object]) -> list[Change]:
+    """Materialise and check a whole batch before any of it is applied, so a bad item changes
+    nothing; errors name the item. ``check_key`` raises for a key the backend cannot store.
+
+    For backends' :meth:`Storage.write_batch`: values must be bytes or ``None`` (delete).
+    """
+    checked: list[Change] = []
+    for index, change in enumerate(changes):
+        if not isinstance(change, tuple) or len(change) != 2:
+            raise TypeError(f"batch item {index} must be a (key, value) tuple, got {change!r}")
+        key, value = change
+        try:
+            check_key(key)
+            if value is not None and not isinstance(value, bytes):
+                raise TypeError(f"storage values must be bytes, got {type(value).__name__}")
+        except (TypeError, ValueError, StorageError) as exc:
+            raise type(exc)(f"batch item {index}: {exc}") from None
+        checked.append((key, value))
+    return checked
 
 
 @attrs.frozen

@@ -515,6 +515,14 @@ class _BlockRun:
                     log.warning("worker %d failed on a chunk:\n%s", w.process.pid, message[3])
                 self._hand_out(w)
 
+    def _await(self, key: int) -> tuple[worker.ChunkOutcome, _Worker] | None:
+        """The reply to chunk ``key``, waiting for it; ``_LOST`` once no worker is left alive."""
+        while key not in self.outcomes:
+            if not any(w.alive for w in self.s._pool):
+                return _LOST
+            self._receive(timeout=1.0)
+        return self.outcomes.pop(key)
+
     # -- the block ---------------------------------------------------------------------------
 
     def execute(self) -> list[ExecutionResult]:
@@ -536,12 +544,7 @@ class _BlockRun:
             if index not in self.handed:
                 results.extend(self._run_own(chunk))
             else:
-                while start not in self.outcomes:
-                    if not any(w.alive for w in self.s._pool):
-                        self.outcomes.setdefault(start, _LOST)
-                        break
-                    self._receive(timeout=1.0)
-                reply = self.outcomes.pop(start)
+                reply = self._await(start)
                 if reply is _LOST:
                     self.fallbacks += len(chunk)
                     results.extend(self._run_own(chunk, own=False))
@@ -674,12 +677,7 @@ class _BlockRun:
                 if keyed:
                     self._receive(timeout=0)  # keep the workers fed
             for chunk_key, chunk in keyed:
-                while chunk_key not in self.outcomes:
-                    if not any(w.alive for w in self.s._pool):
-                        self.outcomes.setdefault(chunk_key, _LOST)
-                        break
-                    self._receive(timeout=1.0)
-                reply = self.outcomes.pop(chunk_key)
+                reply = self._await(chunk_key)
                 if reply is _LOST:
                     self.fallbacks += len(chunk)
                     done = self._run_own([calls[i] for i in chunk], own=False)

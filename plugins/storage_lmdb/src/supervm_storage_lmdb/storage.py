@@ -17,7 +17,7 @@ from typing import cast
 
 import lmdb
 from supervm.errors import StorageError, StorageFullError
-from supervm.storage import Change, Storage, StorageSettings
+from supervm.storage import Change, Storage, StorageSettings, validate_batch
 
 __all__ = ["DEFAULT_MAP_SIZE", "LmdbStorage", "parse_size"]
 
@@ -172,22 +172,6 @@ class LmdbStorage(Storage):
             )
         return key
 
-    def _validate(self, changes: Iterable[Change]) -> list[Change]:
-        """Check the whole batch before the transaction opens, so a bad item writes nothing."""
-        checked: list[Change] = []
-        for index, change in enumerate(changes):
-            if not isinstance(change, tuple) or len(change) != 2:
-                raise TypeError(f"batch item {index} must be a (key, value) tuple, got {change!r}")
-            key, value = change
-            try:
-                self._check_key(key)
-                if value is not None and not isinstance(value, bytes):
-                    raise TypeError(f"storage values must be bytes, got {type(value).__name__}")
-            except (TypeError, ValueError, StorageError) as exc:
-                raise type(exc)(f"batch item {index}: {exc}") from None
-            checked.append((key, value))
-        return checked
-
     def get(self, key: bytes) -> bytes | None:
         env = self._require_env()
         self._check_key(key)
@@ -258,7 +242,7 @@ class LmdbStorage(Storage):
         On a full map the transaction aborts, nothing is written, and the store stays usable.
         """
         env = self._require_env()
-        checked = self._validate(changes)
+        checked = validate_batch(changes, self._check_key)
         if not checked:
             return
         if self.readonly:

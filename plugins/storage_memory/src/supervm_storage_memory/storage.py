@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from sortedcontainers import SortedDict  # type: ignore[import-untyped]
 from supervm.errors import StorageError
-from supervm.storage import Change, Storage, StorageSettings
+from supervm.storage import Change, Storage, StorageSettings, validate_batch
 
 __all__ = ["MemoryStorage"]
 
@@ -30,32 +30,9 @@ def _check_key(key: object) -> bytes:
     return key
 
 
-def _check_value(value: object) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError(f"storage values must be bytes, got {type(value).__name__}")
-    return value
-
-
 def _check_bound(name: str, bound: object) -> None:
     if not isinstance(bound, bytes):
         raise TypeError(f"iteration bound {name} must be bytes, got {type(bound).__name__}")
-
-
-def validate_changes(changes: Iterable[Change]) -> list[Change]:
-    """Materialise and check a batch before any of it is applied, so a bad item changes nothing."""
-    checked: list[Change] = []
-    for index, change in enumerate(changes):
-        if not isinstance(change, tuple) or len(change) != 2:
-            raise TypeError(f"batch item {index} must be a (key, value) tuple, got {change!r}")
-        key, value = change
-        try:
-            _check_key(key)
-            if value is not None:
-                _check_value(value)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"batch item {index}: {exc}") from None
-        checked.append((key, value))
-    return checked
 
 
 class _RangeIterator:
@@ -163,7 +140,7 @@ class MemoryStorage(Storage):
 
     def write_batch(self, changes: Iterable[Change]) -> None:
         self._check_open()
-        checked = validate_changes(changes)
+        checked = validate_batch(changes, _check_key)
         if not checked:
             return
         self._detach_iterators()
