@@ -153,9 +153,38 @@ def test_bench_parallel_json_cell() -> None:
         cli, ["bench", "parallel", "--accounts", "50", "--txs", "300", "--workers", "1", "--json"]
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+    assert result.stderr == ""  # no progress with --json
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    data = json.loads(lines[0])
     assert set(data) == {"serial_tps", "parallel_tps", "speedup", "reexecutions_per_tx", "equal"}
     assert data["equal"] is True
+
+
+@pytest.mark.slow
+def test_bench_parallel_shows_progress_on_stderr() -> None:
+    from click.testing import CliRunner
+    from supervm.cli.main import cli
+
+    args = ["--accounts", "2", "--txs", "1", "--workers", "1", "--rounds", "2"]
+    result = CliRunner().invoke(cli, ["bench", "parallel", *args])
+    assert result.exit_code == 0, result.output
+    cell = "2 accounts x 1 txs"
+    assert result.stderr.splitlines() == [
+        "  compiling the AssemblyScript ERC20",
+        "  deploying the token and funding 2 accounts",
+        *(
+            line
+            for r in ("1/2", "2/2")
+            for line in (
+                f"  round {r}: funding fresh states ({cell})",
+                f"  round {r}: serial {cell}",
+                f"  round {r}: parallel (1 worker) {cell}",
+            )
+        ),
+    ]
+    assert "round" not in result.stdout and "compiling" not in result.stdout
+    assert result.stdout.splitlines()[0].split()[:2] == ["accounts", "txs"]
 
 
 def _with_access_lists(kernel, calls, truthful: bool):  # type: ignore[no-untyped-def]

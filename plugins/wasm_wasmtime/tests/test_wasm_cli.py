@@ -317,12 +317,28 @@ def test_plugins_text_lists_the_wasm_plugin() -> None:
 def test_bench_wasm_call_json() -> None:
     result = invoke("bench", "wasm-call", "--json", "--calls", "2000", "--rounds", "1")
     assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no progress with --json
     data = one_json_line(result.stdout)
     assert set(data) == {"calls_per_s", "baseline_calls_per_s", "ratio"}
     assert data["calls_per_s"] > 0 and data["baseline_calls_per_s"] > 0
     assert data["ratio"] == pytest.approx(
         data["calls_per_s"] / data["baseline_calls_per_s"], rel=0.02
     )
+
+
+def test_bench_wasm_call_shows_progress_on_stderr() -> None:
+    result = invoke("bench", "wasm-call", "--calls", "1", "--rounds", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "  compiling the counter contract",
+        "  warming up both sides",
+        "  round 1/2: supervm raw call path, 1 calls",
+        "  round 2/2: supervm raw call path, 1 calls",
+        "  round 1/2: wasmtime high-level API, 1,000 calls",
+        "  round 2/2: wasmtime high-level API, 1,000 calls",
+    ]
+    assert "round" not in result.stdout and "compiling" not in result.stdout
+    assert "supervm raw call path" in result.stdout and "ratio" in result.stdout
 
 
 def test_bench_wasm_call_rejects_non_positive_counts() -> None:

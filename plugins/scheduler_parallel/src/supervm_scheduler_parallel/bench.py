@@ -13,6 +13,7 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -44,6 +45,12 @@ TRANSFER = selector("transfer(address,uint256)")
 GAS = 1_000_000
 GRID_ACCOUNTS = (2, 10, 100, 1_000, 10_000)
 GRID_TXS = (1_000, 10_000)
+
+Progress = Callable[[str], None]
+
+
+def _silent(_message: str) -> None:
+    pass
 
 
 @attrs.frozen
@@ -148,16 +155,21 @@ def measure(
     workers: int,
     access_lists: bool = False,
     rounds: int = 3,
+    progress: Progress = _silent,
 ) -> Cell:
     """Run one block serially and in parallel from identical states, ``rounds`` times; compare.
 
     Each round starts both sides from freshly funded states; the best time of each side is
-    kept (as ``timeit`` does), since this machine's noise only ever adds time.
+    kept (as ``timeit`` does), since this machine's noise only ever adds time. ``progress`` is
+    told each phase before it starts (never inside a timed region).
     """
+    cell = f"{accounts:,} accounts x {txs:,} txs"
+    progress(f"deploying the token and funding {max(accounts, 2):,} accounts")
     workload = Workload(kernel, code, max(accounts, 2))
     _storage, token = workload.fresh_state()
     calls = workload.block(token, txs, seed=accounts * 7919 + txs)
     if access_lists:
+        progress(f"simulating the block for its access lists ({cell})")
         calls = declare_access_lists(kernel, workload, calls)
     executor = kernel.executor()
     settings = SchedulerSettings(workers=workers)
@@ -167,19 +179,22 @@ def measure(
     serial_time = parallel_time = float("inf")
     reexecutions = 0
     equal = True
-    for _ in range(rounds):
+    for r in range(rounds):
         # A scheduler per round: rounds are independent (no cool-down carried over).
         scheduler = ParallelScheduler(settings)
         try:
+            progress(f"round {r + 1}/{rounds}: funding fresh states ({cell})")
             serial_storage, token1 = workload.fresh_state()
             parallel_storage, token2 = workload.fresh_state()
             assert token1 == token2 == token
+            progress(f"round {r + 1}/{rounds}: serial {cell}")
             gc.collect()
             SerialScheduler().execute_block(warmup, serial_storage, executor)
             start = time.perf_counter()
             serial = SerialScheduler().execute_block(calls, serial_storage, executor)
             serial_time = min(serial_time, time.perf_counter() - start)
 
+            progress(f"round {r + 1}/{rounds}: parallel ({_workers(workers)}) {cell}")
             scheduler.execute_block(warmup, parallel_storage, executor)
             gc.collect()
             start = time.perf_counter()
@@ -246,34 +261,73 @@ def parallel_command(
         raise click.UsageError("--costs prints a table of its own: drop --json/--access-lists")
     kernel = kernel_state(click.get_current_context()).kernel
     workers = workers or kernel.scheduler_settings.workers or ParallelScheduler().workers
+    progress: Progress = _silent if as_json else _to_stderr
+    progress("compiling the AssemblyScript ERC20")
     code = build_token(kernel)
     if costs:
-        _print_costs(kernel, code, accounts or 10_000, txs or 10_000, workers, rounds)
+        _print_costs(kernel, code, accounts or 10_000, txs or 10_000, workers, rounds, progress)
         return
     if accounts is not None or txs is not None or as_json:
         cell = measure(
-            kernel, code, accounts or 10_000, txs or 1_000, workers, access_lists, rounds
+            kernel,
+            code,
+            accounts or 10_000,
+            txs or 1_000,
+            workers,
+            access_lists,
+            rounds,
+            progress,
         )
         if as_json:
             click.echo(json.dumps(cell.as_json()))
         else:
             _print([cell])
         return
-    _print(
-        [
-            measure(kernel, code, a, n, workers, access_lists, rounds)
-            for n in GRID_TXS
-            for a in GRID_ACCOUNTS
-        ]
-    )
+    grid = [(a, n) for n in GRID_TXS for a in GRID_ACCOUNTS]
+    cells = []
+    for i, (a, n) in enumerate(grid):
+        prefix = f"cell {i + 1}/{len(grid)}: "
+        cells.append(
+            measure(
+                kernel,
+                code,
+                a,
+                n,
+                workers,
+                access_lists,
+                rounds,
+                _prefixed(progress, prefix),
+            )
+        )
+    _print(cells)
+
+
+def _to_stderr(message: str) -> None:
+    click.echo(f"  {message}", err=True)
+
+
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    return lambda message: progress(prefix + message)
+
+
+def _workers(n: int) -> str:
+    return f"{n} worker{'s' if n > 1 else ''}"
 
 
 def _print_costs(
-    kernel: Kernel, code: bytes, accounts: int, txs: int, workers: int, rounds: int
+    kernel: Kernel,
+    code: bytes,
+    accounts: int,
+    txs: int,
+    workers: int,
+    rounds: int,
+    progress: Progress = _silent,
 ) -> None:
+    progress(f"deploying the token and funding {accounts:,} accounts")
     workload = Workload(kernel, code, accounts)
     _storage, token = workload.fresh_state()
     calls = workload.block(token, txs, seed=accounts * 7919 + txs)
+    progress(f"timing each step of moving a call between processes ({rounds} rounds)")
     measured = measure_costs(
         kernel.executor(), lambda: workload.fresh_state()[0], calls, DEFAULT_CHUNK, rounds
     )

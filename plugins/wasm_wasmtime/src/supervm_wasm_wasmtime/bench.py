@@ -107,17 +107,34 @@ def _baseline_runner(kernel: Kernel, code: bytes) -> Callable[[int], float]:
     return run
 
 
-def measure(calls: int, rounds: int = 3) -> dict[str, float]:
-    """Run both sides ``rounds`` times, interleaved, and keep each side's best round."""
+def _silent(_message: str) -> None:
+    pass
+
+
+def measure(
+    calls: int, rounds: int = 3, progress: Callable[[str], None] = _silent
+) -> dict[str, float]:
+    """Run both sides ``rounds`` times, interleaved, and keep each side's best round.
+
+    ``progress`` is told each phase before it starts (never inside a timed region).
+    """
+    progress("compiling the counter contract")
     code = bytes(wasmtime.wat2wasm(COUNTER_WAT))
     with Kernel.from_plugins() as kernel:
         ours = _supervm_runner(kernel, code)
         base = _baseline_runner(kernel, code)
+        progress("warming up both sides")
         ours(1000)  # warm up: compile, fill the instance pool
         base(200)
-        best_ours = min(ours(calls) for _ in range(rounds))
+        best_ours = float("inf")
+        for r in range(rounds):
+            progress(f"round {r + 1}/{rounds}: supervm raw call path, {calls:,} calls")
+            best_ours = min(best_ours, ours(calls))
         base_calls = max(calls // 5, 1000)
-        best_base = min(base(base_calls) for _ in range(rounds))
+        best_base = float("inf")
+        for r in range(rounds):
+            progress(f"round {r + 1}/{rounds}: wasmtime high-level API, {base_calls:,} calls")
+            best_base = min(best_base, base(base_calls))
     ours_rate = calls / best_ours
     base_rate = base_calls / best_base
     return {
@@ -135,7 +152,8 @@ def wasm_call_command(calls: int, rounds: int, as_json: bool) -> None:
     """Counter-contract calls/s: SuperVM's raw call path vs wasmtime's high-level API."""
     if calls < 1 or rounds < 1:
         raise click.BadParameter("--calls and --rounds must be positive")
-    result = measure(calls, rounds)
+    progress = _silent if as_json else (lambda m: click.echo(f"  {m}", err=True))
+    result = measure(calls, rounds, progress)
     if as_json:
         click.echo(json.dumps(result))
         return
