@@ -15,6 +15,8 @@ import attrs
 ADDRESS_SIZE = 20
 ZERO_ADDRESS = bytes(ADDRESS_SIZE)
 DEFAULT_GAS_LIMIT = 10_000_000
+#: Block numbers, timestamps and gas limits are 64-bit unsigned, as in Ethereum's headers.
+U64_MAX = 2**64 - 1
 
 
 def _check_address(_instance: object, attribute: attrs.Attribute[bytes], value: bytes) -> None:
@@ -38,6 +40,18 @@ class ExecutionContext:
     caller: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
     address: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
     gas_limit: int = DEFAULT_GAS_LIMIT
+
+    def __attrs_post_init__(self) -> None:
+        # One combined check rather than three validators: contexts are made per call.
+        if not (
+            0 <= self.block_number <= U64_MAX
+            and 0 <= self.timestamp <= U64_MAX
+            and 0 <= self.gas_limit <= U64_MAX
+        ):
+            for name in ("block_number", "timestamp", "gas_limit"):
+                value = getattr(self, name)
+                if not 0 <= value <= U64_MAX:
+                    raise ValueError(f"{name} must be between 0 and 2**64-1, got {value}")
 
     def __reduce__(self) -> tuple[type[ExecutionContext], tuple[object, ...]]:
         # Positional pickling: several times faster than attrs' slot-state default, which

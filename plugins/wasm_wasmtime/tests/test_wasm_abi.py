@@ -69,7 +69,7 @@ def test_add_demo_with_integer_arguments(run) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b", "expected"),
-    [(0, 0, 0), (-7, 3, -4), (2**31 - 1, 1, -(2**31)), (2**32 - 1, 1, 0), (-(2**31), 0, -(2**31))],
+    [(0, 0, 0), (-7, 3, -4), (2**31 - 1, 1, -(2**31)), (-1, 1, 0), (-(2**31), 0, -(2**31))],
 )
 def test_i32_arguments_and_signed_result(run, a: int, b: int, expected: int) -> None:
     assert run(demo("add.wat"), "add", [a, b]).value == expected
@@ -80,7 +80,7 @@ def test_i64_arguments_and_result(run) -> None:
                  (i64.mul (local.get 0) (local.get 1))))"""
     assert run(code, "mul", [3_000_000_000, 3]).value == 9_000_000_000
     assert run(code, "mul", [-(2**62), 2]).value == -(2**63)
-    assert run(code, "mul", [2**64 - 1, 1]).value == -1
+    assert run(code, "mul", [-1, 1]).value == -1
 
 
 def test_export_without_result_has_no_value(run) -> None:

@@ -185,7 +185,11 @@ def test_wasm_run_revert_demo_exit_code() -> None:
         (["3", "x"], "'x' is not an integer"),
         (["--caller", "zz"], "--caller 'zz' is not hex"),
         (["--address", "00"], "--address must be 20 bytes, got 1"),
-        (["--storage", "lmdb"], "--storage lmdb needs --data-dir"),
+        (["--caller", "10"], "--caller 10: dev accounts are numbered 0 to 9"),
+        (["--gas", str(2**64)], "is not in the range 0<=x<=18446744073709551615"),
+        (["--gas", "99999999999999999999999999"], "0<=x<=18446744073709551615"),
+        (["--block-number", str(2**64)], "0<=x<=18446744073709551615"),
+        (["--timestamp", "-1"], "0<=x<=18446744073709551615"),
     ],
 )
 def test_wasm_run_usage_errors(module, args: list[str], message: str) -> None:
@@ -252,7 +256,7 @@ def test_wasm_run_lmdb_persists_across_runs(tmp_path: Path) -> None:
     assert reverted.exit_code == 1
     assert one_json_line(invoke(*base, "--call", "increment").stdout)["value"] == 3
     # The memory backend does not persist anything.
-    memory = invoke("wasm", "run", counter, "--call", "increment", "--json")
+    memory = invoke("wasm", "run", counter, "--storage", "memory", "--call", "increment", "--json")
     assert one_json_line(memory.stdout)["value"] == 1
 
 

@@ -177,8 +177,11 @@ def test_non_integer_argument(backend, storage, ctx, wat, bad: object) -> None:
     ("export", "value", "type_"),
     [
         ("add", 2**32, "i32"),
+        ("add", 2**32 - 1, "i32"),  # would reach the export as -1
+        ("add", 2**31, "i32"),
         ("add", -(2**31) - 1, "i32"),
         ("wide", 2**64, "i64"),
+        ("wide", 2**63, "i64"),
         ("wide", -(2**63) - 1, "i64"),
     ],
 )
@@ -188,7 +191,8 @@ def test_out_of_range_argument(backend, storage, ctx, wat, export, value, type_)
         ' (func (export "wide") (param i64 i64) (result i64) (i64.const 0)))'
     )
     with pytest.raises(
-        CallError, match=rf"argument 0 of '{export}' \({value}\) does not fit in {type_}"
+        CallError,
+        match=rf"argument 0 of '{export}' \({value}\) does not fit in {type_}: it must be between",
     ):
         backend.execute(code, StateOverlay(storage), ctx, entry=export, args=[value, 0])
 

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..convert import plugin_to_json
+from ..dev_accounts import DEV_MNEMONIC, dev_accounts
 from ..errors import SuperVMError
 from .compile import compile_command, new_command
 from .logs import configure_logging
@@ -48,6 +49,21 @@ class PluginGroup(click.Group):
         except SuperVMError:
             plugin_names = []
         return sorted({*super().list_commands(ctx), *plugin_names})
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            disabled = [i.name for i in kernel_state(ctx).kernel.plugins.infos() if not i.enabled]
+            if not disabled or not args:
+                raise
+            raise click.UsageError(
+                f"No such command {args[0]!r}. It may come from a plugin that is not enabled: "
+                f"{', '.join(disabled)} (see `supervm plugins`).",
+                ctx,
+            ) from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
@@ -83,12 +99,11 @@ def cli(
     trace_hooks: bool,
 ) -> None:
     """SuperVM: a WASM-first smart-contract VM with pluggable storage, VMs and schedulers."""
-    configure_logging(verbose + (1 if trace_hooks else 0), as_json=log_json)
     if isinstance(ctx.obj, KernelState):  # an embedder or a test brought its own kernel
+        configure_logging(verbose + (1 if trace_hooks else 0), as_json=log_json)
         return
-    state = KernelState(plugins, trace_hooks, workers=workers)
-    ctx.obj = state
-    ctx.call_on_close(state.close)
+    # Made from these same options when a plugin command was looked up before this callback.
+    kernel_state(ctx)
 
 
 @cli.command("plugins")
@@ -101,13 +116,42 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([plugin_to_json(i) for i in infos]))
         return
+    width = max((len(info.name) for info in infos), default=0)
     for info in infos:
         status = "enabled" if info.enabled else ("failed" if info.error else "disabled")
-        click.echo(f"{info.name:<20} {info.distribution} {info.version} [{status}]")
+        click.echo(f"{info.name:<{width}}  {info.distribution} {info.version} [{status}]")
         if info.error:
             click.echo(f"    error: {info.error}")
         for hook in info.hooks:
             click.echo(f"    {hook}")
+
+
+@cli.command("accounts")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def accounts_command(as_json: bool) -> None:
+    """The dev accounts (`--caller 0` ... `--caller 9`): Hardhat's and anvil's, with keys.
+
+    They come from the public mnemonic "test test ... junk": never send real value to them.
+    """
+    accounts = dev_accounts()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "index": a.index,
+                        "address": a.checksum_address,
+                        "private_key": "0x" + a.private_key.hex(),
+                    }
+                    for a in accounts
+                ]
+            )
+        )
+        return
+    click.echo(f"Dev accounts from the mnemonic {DEV_MNEMONIC!r}")
+    click.echo("(these keys are public: never send real funds to them)")
+    for a in accounts:
+        click.echo(f"({a.index}) {a.checksum_address}  0x{a.private_key.hex()}")
 
 
 cli.add_command(compile_command)

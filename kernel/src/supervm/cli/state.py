@@ -6,6 +6,7 @@ import click
 
 from ..interfaces import SchedulerSettings
 from ..kernel import Kernel
+from .logs import configure_logging
 
 
 class KernelState:
@@ -39,9 +40,26 @@ class KernelState:
 
 
 def kernel_state(ctx: click.Context) -> KernelState:
-    """The :class:`KernelState` of the running command."""
+    """The :class:`KernelState` of the running command, made from the global options.
+
+    Click looks a subcommand up before it runs the group's callback, and plugin commands are
+    found through the kernel, so the state may be needed before the callback: it is made here,
+    once, from the root context's parsed options, whichever asks first.
+    """
     state = ctx.find_object(KernelState)
-    if state is None:  # a subcommand invoked on its own, e.g. from tests
-        state = KernelState((), False)
-        ctx.obj = state
+    if state is not None:
+        return state
+    root = ctx.find_root()
+    params = root.params
+    configure_logging(
+        int(params.get("verbose") or 0) + (1 if params.get("trace_hooks") else 0),
+        as_json=bool(params.get("log_json")),
+    )
+    state = KernelState(
+        tuple(params.get("plugins") or ()),
+        bool(params.get("trace_hooks")),
+        workers=params.get("workers"),
+    )
+    root.obj = state
+    root.call_on_close(state.close)
     return state

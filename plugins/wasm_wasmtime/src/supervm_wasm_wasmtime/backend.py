@@ -67,8 +67,9 @@ _TRAP_MESSAGES = {
     "BAD_SIGNATURE": "indirect call signature mismatch",
     "BAD_CONVERSION_TO_INTEGER": "invalid conversion to integer",
 }
-_I32_MIN, _U32_MAX = -(2**31), 2**32 - 1
-_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
+#: Integer arguments take the signed range of their type, the range results are read back in,
+#: so a value cannot silently wrap (4294967295 would reach an i32 export as -1).
+_INT_RANGES = {"i32": (-(2**31), 2**31 - 1), "i64": (-(2**63), 2**63 - 1)}
 
 
 class WasmtimeBackend(ExecutionBackend):
@@ -373,9 +374,12 @@ def _arguments(
             raise CallError(f"export {entry!r} takes a {t} argument; only integers are supported")
         if isinstance(value, bool) or not isinstance(value, int):
             raise CallError(f"argument {i} of {entry!r} must be an integer, got {value!r}")
-        low, high = (_I32_MIN, _U32_MAX) if t == "i32" else (_I64_MIN, _U64_MAX)
+        low, high = _INT_RANGES[t]
         if not low <= value <= high:
-            raise CallError(f"argument {i} of {entry!r} ({value}) does not fit in {t}")
+            raise CallError(
+                f"argument {i} of {entry!r} ({value}) does not fit in {t}: "
+                f"it must be between {low} and {high}"
+            )
         if t == "i32":
             buffer[i].i32 = value
         else:

@@ -22,9 +22,12 @@ from supervm import (
 )
 from supervm import abi as ethabi
 from supervm.cli.state import kernel_state
-from supervm.contracts import decode_outcome
+from supervm.contracts import CallOutcome, decode_outcome
 from supervm.convert import result_to_json
-from supervm.model import DEFAULT_GAS_LIMIT
+from supervm.dev_accounts import DEV_ACCOUNT_COUNT, dev_account
+from supervm.errors import CallError
+from supervm.model import DEFAULT_GAS_LIMIT, U64_MAX, ZERO_ADDRESS
+from supervm.state_keys import code_key
 from supervm.storage import Storage, StorageSettings
 
 
@@ -71,6 +74,19 @@ def _hex(text: str, what: str, size: int | None = None) -> bytes:
     return data
 
 
+def _account(text: str, what: str) -> bytes:
+    """An address in hex, or the index of a dev account (``0`` to ``9``)."""
+    if text.isdecimal() and len(text) <= 2:
+        index = int(text)
+        if index >= DEV_ACCOUNT_COUNT:
+            raise click.BadParameter(
+                f"{what} {text}: dev accounts are numbered 0 to {DEV_ACCOUNT_COUNT - 1} "
+                "(see `supervm accounts`)"
+            )
+        return dev_account(index).address
+    return _hex(text, what, 20)
+
+
 def describe(result: ExecutionResult) -> list[str]:
     """Readable lines for a result."""
     lines = []
@@ -89,18 +105,40 @@ def describe(result: ExecutionResult) -> list[str]:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Where the command line keeps its state unless ``--data-dir`` or this variable says otherwise.
+DATA_DIR_ENV = "SUPERVM_DATA_DIR"
+DEFAULT_DATA_DIR = Path(".supervm")
+_U64 = click.IntRange(min=0, max=U64_MAX)
+
 
 def _chain_options(command: F) -> F:
-    """The storage and block options ``wasm run`` and ``wasm deploy`` share."""
+    """The storage, block and caller options ``wasm run`` and ``wasm deploy`` share."""
     options = [
-        click.option("--storage", default="memory", show_default=True, help="Storage backend."),
         click.option(
-            "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data dir."
+            "--storage",
+            default="lmdb",
+            show_default=True,
+            help="Storage backend: lmdb keeps state in --data-dir across runs; memory starts "
+            "empty and keeps nothing.",
         ),
-        click.option("--block-number", default=0, show_default=True, type=click.IntRange(min=0)),
-        click.option("--timestamp", default=0, show_default=True, type=click.IntRange(min=0)),
         click.option(
-            "--gas", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(min=0)
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=DEFAULT_DATA_DIR,
+            envvar=DATA_DIR_ENV,
+            show_default=True,
+            help=f"Where persistent storage keeps its state (also ${DATA_DIR_ENV}).",
+        ),
+        click.option("--block-number", default=0, show_default=True, type=_U64),
+        click.option("--timestamp", default=0, show_default=True, type=_U64),
+        click.option("--gas", default=DEFAULT_GAS_LIMIT, show_default=True, type=_U64),
+        click.option(
+            "--caller",
+            default="0",
+            show_default=True,
+            metavar="ACCOUNT",
+            help="Caller: a 20-byte hex address, or a dev account's number (0-9, see "
+            "`supervm accounts`).",
         ),
     ]
     for option in reversed(options):
@@ -113,88 +151,133 @@ def wasm_group() -> None:
     """Run WebAssembly modules against SuperVM storage."""
 
 
+def _split_module(args: tuple[str, ...], address: str | None) -> tuple[Path | None, list[str]]:
+    """MODULE is the first argument unless ``--address`` names a contract and it is no file."""
+    if args:
+        first = Path(args[0])
+        if first.suffix in MODULE_SUFFIXES or first.is_file() or address is None:
+            if not first.is_file():
+                raise click.BadParameter(f"{args[0]!r} does not exist", param_hint="MODULE")
+            return first, list(args[1:])
+    if address is None:
+        raise click.UsageError("give a MODULE, or --address of a deployed contract")
+    return None, list(args)
+
+
+#: Files ``wasm run`` and ``wasm deploy`` load: WASM binaries, WAT text and artifacts.
+MODULE_SUFFIXES = (".wasm", ".wat", ".json")
+
+
 @wasm_group.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="[MODULE] [ARGS]...")
 @click.option(
     "--call", "export", metavar="EXPORT", help="Export to call (default with --fn: call)."
 )
-@click.option("--fn", "fn_name", metavar="NAME", help="ABI function to call (artifacts only).")
+@click.option("--fn", "fn_name", metavar="NAME", help="ABI function to call (needs an ABI).")
 @click.option(
     "--args", "abi_args", is_flag=True, help="The ARGS that follow are --fn's ABI arguments."
 )
 @click.option("--input", "input_hex", default="", metavar="HEX", help="Call data, as hex.")
 @_chain_options
-@click.option("--caller", default="00" * 20, metavar="HEX", help="Caller address (20 bytes).")
-@click.option("--address", default="00" * 20, metavar="HEX", help="Contract address.")
+@click.option(
+    "--address",
+    metavar="HEX",
+    help="Contract address. With a deployed contract there, its code runs (MODULE may be "
+    "left out); without one, MODULE runs in that address's storage.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @click.pass_context
 def run_command(
     ctx: click.Context,
-    module: Path,
     args: tuple[str, ...],
     export: str | None,
     fn_name: str | None,
     abi_args: bool,
     input_hex: str,
     storage: str,
-    data_dir: Path | None,
+    data_dir: Path,
     block_number: int,
     timestamp: int,
     gas: int,
     caller: str,
-    address: str,
+    address: str | None,
     as_json: bool,
 ) -> None:
     """Call EXPORT of MODULE (.wasm, .wat or an artifact .json) with integer ARGS.
 
     With an artifact, --fn NAME --args A B ... calls an ABI function: the calldata is encoded
-    from the ABI and the return data, logs and revert reason are decoded. Successful calls
-    commit their writes; with --storage lmdb --data-dir DIR they persist.
+    from the ABI and the return data, logs and revert reason are decoded. With --address of a
+    contract made by `wasm deploy`, the deployed code runs and MODULE may be left out (the ABI
+    is the one recorded at deployment). Successful calls commit their writes; state lives in
+    --data-dir (default ./.supervm) unless --storage memory.
     """
     kernel: Kernel = kernel_state(ctx).kernel
-    context = _context(caller, address, block_number, timestamp, gas)
+    module, args_list = _split_module(args, address)
+    target = _hex(address, "--address", 20) if address is not None else ZERO_ADDRESS
+    context = _context(caller, target, block_number, timestamp, gas)
     call_input = _hex(input_hex, "--input")
-    code, artifact = load_code(module)
-    fn = None
-    if fn_name is not None:
-        if artifact is None:
-            raise click.UsageError("--fn needs an artifact (.json) that carries an ABI")
-        fn = ethabi.find_function(artifact.abi, fn_name, len(args))
-        call_input = ethabi.selector(fn) + ethabi.encode_arguments(fn.get("inputs", ()), args)
-        int_args: list[int] = []
-        export = export or "call"
-    else:
-        if abi_args:
-            raise click.UsageError("--args goes with --fn")
-        if export is None:
-            raise click.UsageError("give --call EXPORT (or --fn NAME with an artifact)")
-        int_args = [_int(a) for a in args]
+    code, artifact = load_code(module) if module is not None else (None, None)
     with _storage(kernel, storage, data_dir) as store:
-        result = kernel.execute(code, store, context, entry=export, args=int_args, input=call_input)
+        deployed = store.get(code_key(target)) if address is not None else None
+        if deployed is not None and code is not None and deployed != code:
+            raise click.UsageError(
+                f"0x{target.hex()} holds another contract's code than {module}; leave MODULE "
+                "out to run the deployed code, or give the artifact it was deployed from"
+            )
+        if deployed is None and code is None:
+            raise CallError(f"no contract is deployed at 0x{target.hex()}")
+        abi = artifact.abi if artifact is not None else _recorded_abi(storage, data_dir, target)
+        fn = None
+        if fn_name is not None:
+            if abi is None:
+                raise click.UsageError(
+                    "--fn needs an ABI: give the artifact (.json), or --address of a contract "
+                    "deployed from one"
+                )
+            fn = ethabi.find_function(abi, fn_name, len(args_list))
+            call_input = ethabi.selector(fn) + ethabi.encode_arguments(
+                fn.get("inputs", ()), args_list
+            )
+            int_args: list[int] = []
+            export = export or "call"
+        else:
+            if abi_args:
+                raise click.UsageError("--args goes with --fn")
+            if export is None:
+                raise click.UsageError("give --call EXPORT (or --fn NAME with an ABI)")
+            int_args = [_int(a) for a in args_list]
+        run_code = deployed if deployed is not None else code
+        assert run_code is not None
+        result = kernel.execute(
+            run_code, store, context, entry=export, args=int_args, input=call_input
+        )
     data = result_to_json(result)
     lines = describe(result)
-    if artifact is not None:
-        outcome = decode_outcome(artifact.abi, fn or {}, result)
-        data["decoded"] = {
-            "values": list(outcome.values),
-            "events": [{"event": name, "args": dict(a)} for name, a in outcome.events],
-            "revert_reason": outcome.revert_reason,
-        }
-        lines += [f"returns: {', '.join(map(str, outcome.values))}"] if outcome.values else []
-        lines += [
-            f"{name}({', '.join(f'{k}={v}' for k, v in a.items())})" for name, a in outcome.events
-        ]
-        if outcome.revert_reason:
-            lines.append(f"revert reason: {outcome.revert_reason}")
+    if abi is not None:
+        lines += _decoded_lines(decode_outcome(abi, fn or {}, result), data)
     _report(ctx, result, data, lines, as_json)
+
+
+def _decoded_lines(outcome: CallOutcome, data: dict[str, Any]) -> list[str]:
+    """Readable lines for an ABI-decoded outcome; adds ``decoded`` to the JSON ``data``."""
+    data["decoded"] = {
+        "values": list(outcome.values),
+        "events": [{"event": name, "args": dict(a)} for name, a in outcome.events],
+        "revert_reason": outcome.revert_reason,
+    }
+    lines = [f"returns: {', '.join(map(str, outcome.values))}"] if outcome.values else []
+    lines += [
+        f"{name}({', '.join(f'{k}={v}' for k, v in a.items())})" for name, a in outcome.events
+    ]
+    if outcome.revert_reason:
+        lines.append(f"revert reason: {outcome.revert_reason}")
+    return lines
 
 
 @wasm_group.command("deploy", context_settings={"ignore_unknown_options": True})
 @click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("args", nargs=-1)
 @_chain_options
-@click.option("--caller", default="00" * 20, metavar="HEX", help="Deployer address (20 bytes).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @click.pass_context
 def deploy_command(
@@ -202,7 +285,7 @@ def deploy_command(
     module: Path,
     args: tuple[str, ...],
     storage: str,
-    data_dir: Path | None,
+    data_dir: Path,
     block_number: int,
     timestamp: int,
     gas: int,
@@ -211,11 +294,13 @@ def deploy_command(
 ) -> None:
     """Deploy MODULE (.wasm, .wat or artifact .json) with constructor ARGS; print its address.
 
-    The address is Ethereum's CREATE address of the deployer (--caller) and its nonce. The
-    module's optional `deploy` export runs once with the ABI-encoded constructor arguments.
+    The address is Ethereum's CREATE address of the deployer (--caller, default dev account 0)
+    and its nonce. The module's optional `deploy` export runs once with the ABI-encoded
+    constructor arguments. An artifact's ABI is recorded in --data-dir, so that
+    `wasm run --address ADDRESS --fn ...` needs no module file.
     """
     kernel: Kernel = kernel_state(ctx).kernel
-    context = _context(caller, "00" * 20, block_number, timestamp, gas)
+    context = _context(caller, ZERO_ADDRESS, block_number, timestamp, gas)
     code, artifact = load_code(module)
     constructor_input = b""
     if artifact is not None:
@@ -226,29 +311,51 @@ def deploy_command(
     with _storage(kernel, storage, data_dir) as store:
         deployment = kernel.deploy(code, store, context, input=constructor_input)
     result = deployment.result
+    if deployment.ok and artifact is not None and storage != "memory":
+        _record_abi(data_dir, deployment.address, artifact)
     data = {"address": "0x" + deployment.address.hex(), **result_to_json(result)}
     lines = [f"address: 0x{deployment.address.hex()}", *describe(result)]
-    if artifact is not None and not result.ok:
-        reason = ethabi.decode_revert(result.return_data, artifact.abi)
-        if reason:
-            lines.append(f"revert reason: {reason}")
+    if artifact is not None:
+        lines += _decoded_lines(decode_outcome(artifact.abi, {}, result), data)
     _report(ctx, result, data, lines, as_json)
 
 
-def _context(caller: str, address: str, block: int, timestamp: int, gas: int) -> ExecutionContext:
+def _context(caller: str, address: bytes, block: int, timestamp: int, gas: int) -> ExecutionContext:
     return ExecutionContext(
         block_number=block,
         timestamp=timestamp,
-        caller=_hex(caller, "--caller", 20),
-        address=_hex(address, "--address", 20),
+        caller=_account(caller, "--caller"),
+        address=address,
         gas_limit=gas,
     )
 
 
-def _storage(kernel: Kernel, name: str, data_dir: Path | None) -> Storage:
-    if name == "lmdb" and data_dir is None:
-        raise click.UsageError("--storage lmdb needs --data-dir DIR")
-    return kernel.open_storage(name, StorageSettings(data_dir=data_dir))
+def _storage(kernel: Kernel, name: str, data_dir: Path) -> Storage:
+    if name == "memory":
+        return kernel.open_storage(name)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return kernel.open_storage(name, StorageSettings(data_dir=data_dir / name))
+
+
+def _abi_path(data_dir: Path, address: bytes) -> Path:
+    return data_dir / "abi" / f"0x{address.hex()}.json"
+
+
+def _record_abi(data_dir: Path, address: bytes, artifact: Artifact) -> None:
+    """Keep a deployed artifact's name and ABI beside the state, for calls by address."""
+    path = _abi_path(data_dir, address)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"contractName": artifact.name, "abi": list(artifact.abi)}))
+
+
+def _recorded_abi(storage: str, data_dir: Path, address: bytes) -> list[dict[str, Any]] | None:
+    if storage == "memory":
+        return None
+    path = _abi_path(data_dir, address)
+    if not path.is_file():
+        return None
+    abi: list[dict[str, Any]] = json.loads(path.read_text())["abi"]
+    return abi
 
 
 def _report(
