@@ -130,7 +130,7 @@ class Contract:
         """Deploy with constructor ``args``; on success :attr:`address` is set."""
         ctor = abi.constructor(self.artifact.abi)
         params = ctor.get("inputs", ()) if ctor else ()
-        data = abi.encode_arguments(params, args)
+        data = abi.encode_arguments(params, args, item=ctor)
         deployment = self.kernel.deploy(self.artifact.bytecode, self.state, context, input=data)
         if deployment.ok:
             self.address = deployment.address
@@ -142,7 +142,7 @@ class Contract:
         if self.address is None:
             raise CallError(f"{self.artifact.name} is not deployed: call deploy() first")
         fn = abi.find_function(self.artifact.abi, fn_name, len(args))
-        data = abi.selector(fn) + abi.encode_arguments(fn.get("inputs", ()), args)
+        data = abi.selector(fn) + abi.encode_arguments(fn.get("inputs", ()), args, item=fn)
         if commit:
             result = self.kernel.call(self.address, self.state, context, input=data)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 import wasmtime
 from click.testing import CliRunner
@@ -19,7 +20,7 @@ from supervm import (
     save_artifact,
 )
 from supervm.abi import AbiError
-from supervm.cli.main import KernelState, cli
+from supervm.cli.main import KernelState, cli, main
 from supervm.compilers import keccak_hex
 from supervm.state_keys import code_key
 
@@ -110,9 +111,13 @@ def test_abi_errors_name_the_problem(kernel: Kernel, artifact: Artifact) -> None
     assert contract.deploy(ExecutionContext(caller=ALICE), 1).ok
     with pytest.raises(AbiError, match=r"no function 'nope'.*retrieve\(\)"):
         contract.call("nope")
-    with pytest.raises(AbiError, match="expected 1 argument"):
+    with pytest.raises(AbiError, match=r"^store\(uint256\) takes 1 argument \(value\), got 0$"):
         contract.transact("store", caller=ALICE)
-    with pytest.raises(AbiError, match="not a valid uint256"):
+    with pytest.raises(
+        AbiError,
+        match=r"^argument 1 \(value: uint256\) must be a non-negative integer below 2\*\*256, "
+        r"got 'twelve'$",
+    ):
         contract.transact("store", "twelve", caller=ALICE)
 
 
@@ -154,4 +159,43 @@ def test_cli_abi_mistakes_are_one_line_errors(
     code, out = _cli(kernel, "wasm", "run", str(path), "--fn", "store", "--args", "1", "2")
     assert code != 0
     code, out = _cli(kernel, "wasm", "run", str(EXAMPLE / "Storage.wat"), "--fn", "store")
-    assert code != 0 and "--fn needs an artifact" in out
+    assert code != 0 and "--fn needs an ABI" in out
+
+
+def test_cli_deploy_with_a_bad_constructor_argument_names_it(
+    artifact: Artifact, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An ERC20-shaped constructor; the arguments are rejected before any code runs.
+    ctor = {
+        "type": "constructor",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "name", "type": "string"},
+            {"name": "symbol", "type": "string"},
+            {"name": "initialSupply", "type": "uint256"},
+        ],
+    }
+    path = save_artifact(attrs.evolve(artifact, abi=(ctor, *artifact.abi[1:])), tmp_path)
+    caller = "0x" + ALICE.hex()
+
+    def deploy(*args: str) -> str:
+        with pytest.raises(SystemExit) as exit_:
+            main(["wasm", "deploy", str(path), *args, "--caller", caller])
+        assert exit_.value.code == 1
+        out, err = capsys.readouterr()
+        assert out == "" and "Traceback" not in err and "Encoder" not in err
+        (line,) = err.strip().splitlines()
+        return line
+
+    assert deploy("Token", "TOK", "-5") == (
+        "error: argument 3 (initialSupply: uint256) must be a non-negative integer below "
+        "2**256, got '-5'"
+    )
+    assert deploy("Token", "TOK", str(2**256)) == (
+        "error: argument 3 (initialSupply: uint256) must be a non-negative integer below "
+        f"2**256, got '{2**256}'"
+    )
+    assert deploy("Token") == (
+        "error: constructor(string,string,uint256) takes 3 arguments "
+        "(name, symbol, initialSupply), got 1"
+    )

@@ -236,7 +236,7 @@ def run_command(
                 )
             fn = ethabi.find_function(abi, fn_name, len(args_list))
             call_input = ethabi.selector(fn) + ethabi.encode_arguments(
-                fn.get("inputs", ()), args_list
+                fn.get("inputs", ()), args_list, item=fn
             )
             int_args: list[int] = []
             export = export or "call"
@@ -305,7 +305,9 @@ def deploy_command(
     constructor_input = b""
     if artifact is not None:
         ctor = ethabi.constructor(artifact.abi)
-        constructor_input = ethabi.encode_arguments(ctor.get("inputs", ()) if ctor else (), args)
+        constructor_input = ethabi.encode_arguments(
+            ctor.get("inputs", ()) if ctor else (), args, item=ctor
+        )
     elif args:
         raise click.UsageError("constructor arguments need an artifact (.json) with an ABI")
     with _storage(kernel, storage, data_dir) as store:
