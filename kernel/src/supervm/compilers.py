@@ -83,6 +83,10 @@ class Compiler(abc.ABC):
     suffixes: tuple[str, ...] = ()
     #: Short language name for ``supervm new NAME --lang LANG``, e.g. ``"sol"``.
     language: str = ""
+    #: Names of the project templates :meth:`scaffold` can write, for ``supervm new NAME
+    #: --template T``, the default first, e.g. ``("counter", "erc20")``. Empty (the default)
+    #: for a compiler with a single, unnamed template or none.
+    templates: tuple[str, ...] = ()
 
     def handles(self, path: Path) -> bool:
         """Whether ``path`` is a source file of this compiler's language."""
@@ -96,11 +100,15 @@ class Compiler(abc.ABC):
         line) when the sources do not compile.
         """
 
-    def scaffold(self, name: str, dest: Path) -> list[Path]:
+    def scaffold(self, name: str, dest: Path, template: str | None = None) -> list[Path]:
         """Create a new contract project ``name`` in the empty directory ``dest``.
 
         Returns the files written. The project must build with ``supervm compile`` and carry
-        its own tests. Compilers without a template raise :class:`NotImplementedError`.
+        its own tests. ``template`` is one of :attr:`templates` (``None``: the first); an
+        unknown one raises :class:`ValueError`. ``supervm new`` passes ``template`` only to
+        compilers that list :attr:`templates`, so an override ``scaffold(self, name, dest)``
+        of a compiler with one template keeps working. Compilers without a template raise
+        :class:`NotImplementedError`.
         """
         raise NotImplementedError(f"the {type(self).__name__} compiler has no project template")
 

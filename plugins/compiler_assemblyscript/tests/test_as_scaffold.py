@@ -42,42 +42,94 @@ def test_names() -> None:
     assert module_name("MyCounter") == "my_counter"
 
 
-def test_new_project_compiles(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("project", "options", "line", "contract"),
+    [
+        (
+            "my-counter", [],
+            "template: counter (the default; --template counter|erc20)", "MyCounter",
+        ),
+        (
+            "my-token", [],
+            "template: erc20 (inferred from the name; --template counter|erc20)", "MyToken",
+        ),
+        (
+            "gold", ["--template", "erc20"],
+            "template: erc20 (chosen with --template; known: counter|erc20)", "Gold",
+        ),
+    ],
+)  # fmt: skip
+def test_new_project_compiles(
+    tmp_path: Path, project: str, options: list[str], line: str, contract: str
+) -> None:
     kernel = _kernel()
     result = CliRunner().invoke(
-        cli, ["new", "my-counter", "--lang", "as", "--dir", str(tmp_path)],
+        cli, ["new", project, "--lang", "as", *options, "--dir", str(tmp_path)],
         obj=KernelState((), False, kernel),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    project = tmp_path / "my-counter"
-    created = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    assert result.stdout.splitlines()[0] == line
+    dest = tmp_path / project
+    module = module_name(contract)
+    created = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert created == [
         ".gitignore", "README.md", "assembly/index.ts", "assembly/tsconfig.json",
-        "package.json", "tests/test_my_counter.py",
+        "package.json", f"tests/test_{module}.py",
     ]  # fmt: skip
-    package = json.loads((project / "package.json").read_text())
-    assert package["name"] == "my-counter"
+    assert result.stdout.splitlines()[1:] == [f"created {dest / name}" for name in (
+        "package.json", "assembly/index.ts", "assembly/tsconfig.json", f"tests/test_{module}.py",
+        "README.md", ".gitignore",
+    )]  # fmt: skip
+    package = json.loads((dest / "package.json").read_text())
+    assert package["name"] == project
     assert "@supervm/sdk" in package["dependencies"]
     out = tmp_path / "build"
     result = CliRunner().invoke(
         cli,
-        ["compile", str(project), "--out", str(out), "--node-modules", str(NODE_MODULES)],
+        ["compile", str(dest), "--out", str(out), "--node-modules", str(NODE_MODULES)],
         obj=KernelState((), False, kernel),
     )
     assert result.exit_code == 0, result.output
-    assert [p.name for p in out.iterdir()] == ["MyCounter.json"]
+    assert result.stderr == ""  # the project's tests, README and configs are not "skipped"
+    assert [p.name for p in out.iterdir()] == [f"{contract}.json"]
+    abi = json.loads((out / f"{contract}.json").read_text())["abi"]
+    names = {item.get("name") for item in abi}
+    if line.split()[1] == "erc20":
+        assert {"transfer", "approve", "transferFrom", "Transfer", "Approval"} <= names
+    else:
+        assert {"increase", "reset", "Increased"} <= names
     # A second `new` into the same directory refuses.
     again = CliRunner().invoke(
-        cli, ["new", "my-counter", "--lang", "as", "--dir", str(tmp_path)],
+        cli, ["new", project, "--lang", "as", "--dir", str(tmp_path)],
         obj=KernelState((), False, kernel),
     )  # fmt: skip
     assert again.exit_code != 0 and "not empty" in again.output
 
 
+def test_unknown_template_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["new", "my-nft", "--lang", "as", "--template", "nft", "--dir", str(tmp_path)],
+        obj=KernelState((), False, _kernel()),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output == "Error: unknown template 'nft' for --lang as (known: counter, erc20)\n"
+    assert not (tmp_path / "my-nft").exists()
+    with pytest.raises(ValueError, match="unknown template 'nft'"):
+        supervm_compiler_assemblyscript.AssemblyScriptCompiler().scaffold("x", tmp_path, "nft")
+
+
 @pytest.mark.slow
-def test_new_projects_tests_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("template", "passed"), [(None, "3 passed"), ("counter", "3 passed"), ("erc20", "5 passed")]
+)
+def test_new_projects_tests_pass(tmp_path: Path, template: str | None, passed: str) -> None:
     """Run the template's own pytest file in a subprocess, as a user would."""
-    supervm_compiler_assemblyscript.AssemblyScriptCompiler().scaffold("token-box", tmp_path)
+    compiler = supervm_compiler_assemblyscript.AssemblyScriptCompiler()
+    # The Python API defaults to the counter, whatever the name (only `supervm new` infers).
+    if template is None:
+        compiler.scaffold("token-box", tmp_path)
+    else:
+        compiler.scaffold("token-box", tmp_path, template)
     env = {
         **os.environ,
         "SUPERVM_NODE_MODULES": str(NODE_MODULES),
@@ -93,4 +145,11 @@ def test_new_projects_tests_pass(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 passed" in proc.stdout
+    assert passed in proc.stdout
+    config = str(REPO / "pyproject.toml")
+    for check in (["check"], ["format", "--check"]):
+        lint = subprocess.run(
+            [str(Path(sys.executable).parent / "ruff"), *check, "--config", config, "tests"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert lint.returncode == 0, lint.stdout + lint.stderr

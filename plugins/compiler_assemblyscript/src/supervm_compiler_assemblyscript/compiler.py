@@ -30,7 +30,7 @@ from supervm.errors import CompileError
 
 from . import wasm
 from .hostabi import DOCUMENTED_IMPORTS, HOST_FUNCTIONS, MODULE
-from .scaffold import write_project
+from .scaffold import TEMPLATES, write_project
 from .toolchain import (
     AscCrash,
     AscJob,
@@ -172,6 +172,7 @@ class AssemblyScriptCompiler(Compiler):
 
     suffixes = (".ts",)
     language = "as"
+    templates = tuple(TEMPLATES)
 
     def handles(self, path: Path) -> bool:
         """``.ts`` files, but not ``.d.ts`` declarations."""
@@ -304,9 +305,12 @@ class AssemblyScriptCompiler(Compiler):
             settings=recorded,
         )
 
-    def scaffold(self, name: str, dest: Path) -> list[Path]:
-        """An AssemblyScript project: package.json, assembly/index.ts, tests/, README.md."""
-        return write_project(name, dest)
+    def scaffold(self, name: str, dest: Path, template: str | None = None) -> list[Path]:
+        """An AssemblyScript project: package.json, assembly/index.ts, tests/, README.md.
+
+        ``template`` is ``counter`` (the default) or ``erc20``.
+        """
+        return write_project(name, dest, template or self.templates[0])
 
 
 def _raw_name(path: Path) -> str:

@@ -1,4 +1,8 @@
-"""``supervm new NAME --lang as``: an AssemblyScript contract project, ready to build and test."""
+"""``supervm new NAME --lang as``: an AssemblyScript contract project, ready to build and test.
+
+Two templates: ``counter`` (a counter with an owner, an event and a custom error) and
+``erc20`` (an ERC20 token with OpenZeppelin's ABI, as ``examples/contracts/erc20-as``).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,37 @@ from supervm.toolchain import contract_name, module_name, write_templates
 
 PACKAGE = "supervm_compiler_assemblyscript"
 
+#: Template name -> what its contract is, for the README; the first is the default.
+TEMPLATES = {
+    "counter": "A counter with an owner: anyone may `increase` it, only the deployer may "
+    "`reset` it.",
+    "erc20": "An ERC20 token with exactly OpenZeppelin's ABI (`name`, `symbol`, `decimals`, "
+    "`totalSupply`, `balanceOf`, `transfer`, `allowance`, `approve`, `transferFrom`, events "
+    "`Transfer` and `Approval`); the constructor `(string name, string symbol, uint256 "
+    "initialSupply)` mints the supply to the deployer.",
+}
 
-def write_project(project: str, dest: Path) -> list[Path]:
+
+def write_project(project: str, dest: Path, template: str = "counter") -> list[Path]:
     """Write package.json, assembly/index.ts, tests/ and README.md into ``dest``."""
+    if template not in TEMPLATES:
+        known = ", ".join(TEMPLATES)
+        raise ValueError(f"unknown template {template!r} for AssemblyScript (known: {known})")
     contract = contract_name(project)
     module = module_name(contract)
     package = re.sub(r"[^a-z0-9._-]+", "-", project.lower()).strip("-._") or "contract"
-    values = {"project": project, "package": package, "contract": contract, "module": module}
+    values = {
+        "project": project,
+        "package": package,
+        "contract": contract,
+        "module": module,
+        "summary": TEMPLATES[template],
+    }
     files = {
         dest / "package.json": "package.json.tmpl",
-        dest / "assembly" / "index.ts": "index.ts.tmpl",
+        dest / "assembly" / "index.ts": f"{template}/index.ts.tmpl",
         dest / "assembly" / "tsconfig.json": "tsconfig.json.tmpl",
-        dest / "tests" / f"test_{module}.py": "test_contract.py.tmpl",
+        dest / "tests" / f"test_{module}.py": f"{template}/test_contract.py.tmpl",
         dest / "README.md": "README.md.tmpl",
         dest / ".gitignore": "gitignore.tmpl",
     }

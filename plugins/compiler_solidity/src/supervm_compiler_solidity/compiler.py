@@ -22,7 +22,7 @@ from supervm.compilers import Artifact, Compiler, CompilerInfo, CompileSettings,
 from supervm.errors import CompileError
 from supervm.toolchain import node_modules_dirs
 
-from .scaffold import write_project
+from .scaffold import TEMPLATES, write_project
 from .toolchain import SolcRun, find_node, find_solc, run_solc
 
 log = logging.getLogger("supervm.solc")
@@ -173,6 +173,7 @@ class SolidityCompiler(Compiler):
 
     suffixes = (".sol",)
     language = "sol"
+    templates = tuple(TEMPLATES)
 
     def __init__(self, node: str | None = None) -> None:
         self.node = node
@@ -213,10 +214,11 @@ class SolidityCompiler(Compiler):
         self._report(run, display)
         return self._artifacts(run, files, units, given, contents, config)
 
-    def scaffold(self, name: str, dest: Path) -> list[Path]:
+    def scaffold(self, name: str, dest: Path, template: str | None = None) -> list[Path]:
         """Write ``contracts/<Name>.sol``, its pytest tests (compile with SuperVM, run on
-        pyrevm) and a README into ``dest``."""
-        return write_project(name, dest)
+        pyrevm) and a README into ``dest``. ``template`` is ``counter`` (the default) or
+        ``erc20``."""
+        return write_project(name, dest, template or self.templates[0])
 
     @staticmethod
     def _report(run: SolcRun, display: Mapping[str, str]) -> None:
