@@ -17,7 +17,8 @@ import pytest
 from eth_abi.abi import decode
 from hypothesis import given
 from hypothesis import strategies as st
-from supervm.abi import (
+from supervm.errors import SuperVMError
+from supervm.tooling.abi import (
     AbiError,
     encode_arguments,
     encode_call,
@@ -25,7 +26,6 @@ from supervm.abi import (
     parse_value,
     selector,
 )
-from supervm.errors import SuperVMError
 
 #: Words of eth-abi's messages that must never reach a user.
 ETH_ABI_WORDS = sorted(

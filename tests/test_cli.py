@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from supervm import Kernel, hookimpl
 from supervm.builtins import scheduler_serial
 from supervm.cli.main import KernelState, cli
-from supervm.registry import CommandRegistry
+from supervm.plugins.registry import CommandRegistry
 
 
 class ToolsPlugin:

@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from supervm import DuplicateNameError, Kernel, PluginError, hookimpl
-from supervm.registry import CommandRegistry
+from supervm.plugins.registry import CommandRegistry
 
 
 @click.command("hello")

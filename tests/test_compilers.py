@@ -11,7 +11,11 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from supervm import Kernel, hookimpl
-from supervm.artifacts import (
+from supervm.builtins import scheduler_serial
+from supervm.cli.main import KernelState, cli
+from supervm.errors import CompileError, PluginError
+from supervm.plugins.registry import CompilerRegistry
+from supervm.tooling.artifacts import (
     ArtifactError,
     artifact_from_json,
     artifact_schema,
@@ -19,11 +23,7 @@ from supervm.artifacts import (
     load_artifact,
     save_artifact,
 )
-from supervm.builtins import scheduler_serial
-from supervm.cli.main import KernelState, cli
-from supervm.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
-from supervm.errors import CompileError, PluginError
-from supervm.registry import CompilerRegistry
+from supervm.tooling.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 
 ABI = (
     {

@@ -15,7 +15,7 @@ from supervm import (
     UnknownImplementationError,
     hookimpl,
 )
-from supervm.registry import ConsensusRegistry
+from supervm.plugins.registry import ConsensusRegistry
 
 ALICE, BOB, CAROL = (bytes([n]) * 20 for n in (0xA1, 0xB0, 0xC0))
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from supervm import hookspecs
+from supervm.plugins import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS_DOC = ROOT / "docs" / "plugins.md"

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import supervm.builtins.scheduler_serial as scheduler_serial
 from supervm import Kernel, PluginError, PluginInfo, PluginLoadWarning, Selection, hookimpl
-from supervm.plugins import ENTRY_POINT_GROUP, ENV_PLUGINS, ENV_TRACE, PluginSet
-from supervm.registry import SchedulerRegistry, StorageRegistry
+from supervm.plugins.loading import ENTRY_POINT_GROUP, ENV_PLUGINS, ENV_TRACE, PluginSet
+from supervm.plugins.registry import SchedulerRegistry, StorageRegistry
 
 INSTALLED = {
     "scheduler_serial": "supervm",

@@ -18,7 +18,7 @@ from supervm import (
     hookimpl,
 )
 from supervm.builtins.scheduler_serial import SerialScheduler
-from supervm.registry import (
+from supervm.plugins.registry import (
     HostFunctionRegistry,
     SchedulerRegistry,
     StorageRegistry,

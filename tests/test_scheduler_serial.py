@@ -39,8 +39,8 @@ from supervm import (
     hookimpl,
 )
 from supervm.builtins.scheduler_serial import SerialScheduler
-from supervm.registry import StorageRegistry, VMRegistry
-from supervm.storage import Change
+from supervm.plugins.registry import StorageRegistry, VMRegistry
+from supervm.state.storage import Change
 
 PROPOSER = b"\x07" * 20
 COMMANDS = (b"set", b"del", b"get", b"fail", b"callerror", b"moduleerror")

@@ -27,7 +27,8 @@ from supervm import (
     StorageFullError,
     execute_with_snapshot,
 )
-from supervm.storage import AddU256, Change, prefix_end
+from supervm.state.overlay import AddU256
+from supervm.state.storage import Change, prefix_end
 from supervm_storage_memory import MemoryStorage
 
 

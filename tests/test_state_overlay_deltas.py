@@ -8,7 +8,7 @@ import pickle
 from hypothesis import given
 from hypothesis import strategies as st
 from supervm import StateOverlay
-from supervm.storage import AddU256
+from supervm.state.overlay import AddU256
 from supervm_storage_memory import MemoryStorage
 
 KEYS = st.sampled_from([b"a", b"b", b"c"])

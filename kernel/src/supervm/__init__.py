@@ -1,9 +1,7 @@
 """SuperVM: a WASM-first smart-contract VM kernel with pluggable storage, VMs and schedulers."""
 
-from .artifacts import ArtifactError, load_artifact, save_artifact
-from .compilers import Artifact, Compiler, CompilerInfo, CompileSettings
-from .contracts import CallOutcome, Contract, Deployment, create_address
-from .errors import (
+from supervm.chain.consensus import BlockProposal, ConsensusEngine, ConsensusSettings
+from supervm.errors import (
     CallError,
     CompileError,
     DuplicateNameError,
@@ -15,20 +13,12 @@ from .errors import (
     ToolchainError,
     UnknownImplementationError,
 )
-from .execution import execute_with_snapshot
-from .hookspecs import hookimpl, hookspec
-from .host import HOST_MODULE, HostEnv, HostFunction, HostTrap, OutOfGas, Revert
-from .interfaces import (
-    BlockProposal,
-    ConsensusEngine,
-    ConsensusSettings,
-    ExecutionBackend,
-    Scheduler,
-    SchedulerSettings,
-    VMSettings,
-)
-from .kernel import Kernel
-from .model import (
+from supervm.execution.deployment import Deployment
+from supervm.execution.host import HOST_MODULE, HostEnv, HostFunction, HostTrap, OutOfGas, Revert
+from supervm.execution.interfaces import ExecutionBackend, Scheduler, SchedulerSettings, VMSettings
+from supervm.execution.snapshot import execute_with_snapshot
+from supervm.kernel import Kernel
+from supervm.model import (
     BlockResult,
     Call,
     ErrorKind,
@@ -38,8 +28,15 @@ from .model import (
     ExecutionResult,
     Log,
 )
-from .plugins import PluginInfo, PluginLoadWarning, Selection
-from .storage import StateOverlay, Storage, StorageSettings
+from supervm.plugins.hookspecs import hookimpl, hookspec
+from supervm.plugins.loading import PluginInfo, PluginLoadWarning, Selection
+from supervm.state.addresses import create_address
+from supervm.state.overlay import StateOverlay
+from supervm.state.storage import Storage, StorageSettings
+from supervm.state.world import WorldState
+from supervm.tooling.artifacts import ArtifactError, load_artifact, save_artifact
+from supervm.tooling.compilers import Artifact, Compiler, CompilerInfo, CompileSettings
+from supervm.tooling.contracts import CallOutcome, Contract
 
 __all__ = [
     "Artifact",
@@ -84,6 +81,7 @@ __all__ = [
     "SchedulerSettings",
     "Selection",
     "StateOverlay",
+    "WorldState",
     "Storage",
     "StorageError",
     "StorageFullError",

@@ -17,37 +17,16 @@ from typing import TypeVar
 
 import attrs
 
-from .contracts import (
-    DEPLOY_ENTRY,
-    Deployment,
-    code_at,
-    create_address,
-    deployment_context,
-    get_nonce,
-    set_nonce,
-)
-from .errors import CallError, ModuleError, UnknownImplementationError
-from .execution import execute_with_snapshot
-from .host import HostFunction
-from .interfaces import (
-    BlockProposal,
-    ConsensusEngine,
-    ConsensusSettings,
-    ExecutionBackend,
-    Scheduler,
-    SchedulerSettings,
-    VMSettings,
-)
-from .model import (
-    BlockResult,
-    Call,
-    ErrorKind,
-    ExecutionContext,
-    ExecutionError,
-    ExecutionResult,
-)
-from .plugins import PluginSet, Selection
-from .registry import (
+from supervm.chain.consensus import BlockProposal, ConsensusEngine, ConsensusSettings
+from supervm.errors import CallError
+from supervm.execution.deployment import DEPLOY_ENTRY, Deployment
+from supervm.execution.executor import CallExecutor
+from supervm.execution.host import HostFunction
+from supervm.execution.interfaces import ExecutionBackend, Scheduler, SchedulerSettings, VMSettings
+from supervm.execution.snapshot import execute_with_snapshot
+from supervm.model import BlockResult, ExecutionContext, ExecutionResult
+from supervm.plugins.loading import PluginSet, Selection
+from supervm.plugins.registry import (
     CommandRegistry,
     CompilerRegistry,
     ConsensusRegistry,
@@ -57,8 +36,10 @@ from .registry import (
     StorageRegistry,
     VMRegistry,
 )
-from .state_keys import code_key
-from .storage import StateOverlay, Storage, StorageSettings
+from supervm.state.addresses import create_address
+from supervm.state.overlay import StateOverlay
+from supervm.state.storage import Storage, StorageSettings
+from supervm.state.world import WorldState
 
 T = TypeVar("T")
 
@@ -190,9 +171,9 @@ class Kernel:
 
     # -- executing ---------------------------------------------------------------------------
 
-    def executor(self, settings: VMSettings | None = None) -> _Executor:
-        """A callable that executes a :class:`Call` on a state overlay with its named VM."""
-        return _Executor(self, settings)
+    def executor(self, settings: VMSettings | None = None) -> CallExecutor:
+        """An executor of :class:`~supervm.model.Call` records with this kernel's backends."""
+        return CallExecutor(self, settings)
 
     def execute(
         self,
@@ -210,7 +191,7 @@ class Kernel:
         Given a :class:`Storage`, a successful call's writes are committed to it in one batch;
         given a :class:`StateOverlay`, they stay buffered in it for the caller to commit.
         """
-        overlay = state if isinstance(state, StateOverlay) else StateOverlay(state)
+        overlay = state if isinstance(state, StateOverlay) else WorldState(state)
         backend = self.vm(vm)
         result = backend.execute(
             code, overlay, context or ExecutionContext(), entry=entry, args=args, input=input
@@ -234,28 +215,28 @@ class Kernel:
         constructor arguments). On success the code is stored and the deployer's nonce bumped
         (committed to ``state`` if it is a :class:`Storage`); on failure nothing changes.
         """
-        overlay = state if isinstance(state, StateOverlay) else StateOverlay(state)
+        world = _world(state)
         backend = self.vm(vm)
         has_deploy = DEPLOY_ENTRY in backend.exports(code)  # also validates the code
         deployer = context.caller
-        nonce = get_nonce(overlay, deployer)
+        nonce = world.nonce(deployer)
         address = create_address(deployer, nonce)
-        if overlay.get(code_key(address)) is not None:
+        if world.has_code(address):
             raise CallError(f"a contract is already deployed at 0x{address.hex()}")
-        ctx = deployment_context(context, address)
+        ctx = attrs.evolve(context, address=address)
 
         def run(s: StateOverlay) -> ExecutionResult:
             result = ExecutionResult()
             if has_deploy:
                 result = backend.execute(code, s, ctx, entry=DEPLOY_ENTRY, input=input)
             if result.ok:
-                s.set(code_key(address), bytes(code))
-                set_nonce(s, deployer, nonce + 1)
+                world.set_code(address, code)
+                world.set_nonce(deployer, nonce + 1)
             return result
 
-        result = execute_with_snapshot(overlay, run)
-        if not isinstance(state, StateOverlay) and result.ok:
-            overlay.commit()
+        result = execute_with_snapshot(world, run)
+        if world is not state and result.ok:
+            world.commit()
         return Deployment(address, result)
 
     def call(
@@ -266,15 +247,18 @@ class Kernel:
         *,
         input: bytes = b"",
         entry: str = "call",
+        args: Sequence[int] = (),
         vm: str | None = None,
     ) -> ExecutionResult:
         """Call the contract deployed at ``address`` (committing on success, as ``execute``)."""
-        overlay = state if isinstance(state, StateOverlay) else StateOverlay(state)
-        code = code_at(overlay, address)
+        world = _world(state)
+        code = world.code(address)
+        if not code:
+            raise CallError(f"no contract is deployed at 0x{address.hex()}")
         ctx = attrs.evolve(context, address=address)
-        result = self.execute(code, overlay, ctx, entry=entry, input=input, vm=vm)
-        if not isinstance(state, StateOverlay) and result.ok:
-            overlay.commit()
+        result = self.execute(code, world, ctx, entry=entry, args=args, input=input, vm=vm)
+        if world is not state and result.ok:
+            world.commit()
         return result
 
     def execute_block(
@@ -315,40 +299,13 @@ class Kernel:
         self.close()
 
 
-class _Executor:
-    """Executes calls with the kernel's backends; a bad call becomes a failed result."""
-
-    def __init__(self, kernel: Kernel, settings: VMSettings | None) -> None:
-        self._kernel = kernel
-        self._settings = settings
-        # Backends by VM name: looked up once, not per call (building the settings key and
-        # hashing it cost about a tenth of a token transfer).
-        self._backends: dict[str, ExecutionBackend] = {}
-
-    @property
-    def kernel(self) -> Kernel:
-        """The kernel whose backends execute the calls."""
-        return self._kernel
-
-    @property
-    def settings(self) -> VMSettings | None:
-        """The VM settings calls run with (``None``: the defaults)."""
-        return self._settings
-
-    def __call__(self, call: Call, state: StateOverlay) -> ExecutionResult:
-        try:
-            backend = self._backends.get(call.vm)
-            if backend is None:
-                backend = self._backends[call.vm] = self._kernel.vm(call.vm, self._settings)
-            result = backend.execute(
-                call.code, state, call.context, entry=call.entry, args=call.args, input=call.input
-            )
-        except ModuleError as exc:
-            # Inside a block a bad call fails alone; the block goes on.
-            result = ExecutionResult(error=ExecutionError(ErrorKind.INVALID_MODULE, str(exc)))
-        except (CallError, UnknownImplementationError) as exc:
-            result = ExecutionResult(error=ExecutionError(ErrorKind.INVALID_CALL, str(exc)))
-        return result
+def _world(state: Storage | StateOverlay) -> WorldState:
+    """The world state over ``state``: itself if it is one, else a new one (committed by us)."""
+    if isinstance(state, WorldState):
+        return state
+    if isinstance(state, StateOverlay):
+        raise TypeError("deploy and call need a Storage or a WorldState, not a bare StateOverlay")
+    return WorldState(state)
 
 
 __all__ = ["Kernel", "execute_with_snapshot"]

@@ -2,7 +2,7 @@
 
 Every record here is a frozen attrs class: plugins receive and return these, never dicts. The
 classes carry no serialisation code; conversion to JSON happens at the edges
-(:mod:`supervm.convert`).
+(:mod:`supervm.tooling.convert`).
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from eth_abi import encode
 from supervm import ExecutionContext, ExecutionResult, Kernel
-from supervm.abi import selector
-from supervm.compilers import Artifact, CompileSettings
-from supervm.contracts import Contract
+from supervm.tooling.abi import selector
+from supervm.tooling.compilers import Artifact, CompileSettings
+from supervm.tooling.contracts import Contract
 from supervm_compiler_assemblyscript import AssemblyScriptCompiler
 
 REPO = Path(__file__).resolve().parents[3]

@@ -14,12 +14,12 @@ import pytest
 import supervm_compiler_assemblyscript
 from click.testing import CliRunner
 from supervm import ExecutionContext, Kernel
-from supervm.artifacts import artifact_schema, load_artifact
 from supervm.builtins import scheduler_serial
 from supervm.cli.main import KernelState, cli
-from supervm.compilers import Artifact, CompileSettings, keccak_hex
-from supervm.contracts import Contract
 from supervm.errors import CompileError, ToolchainError
+from supervm.tooling.artifacts import artifact_schema, load_artifact
+from supervm.tooling.compilers import Artifact, CompileSettings, keccak_hex
+from supervm.tooling.contracts import Contract
 from supervm_compiler_assemblyscript import AssemblyScriptCompiler, toolchain, wasm
 from supervm_compiler_assemblyscript.compiler import entry_kind
 

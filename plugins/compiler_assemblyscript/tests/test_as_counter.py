@@ -6,8 +6,8 @@ from typing import Any
 
 from Crypto.Hash import keccak
 from supervm import ExecutionContext
-from supervm.compilers import Artifact
-from supervm.contracts import Contract
+from supervm.tooling.compilers import Artifact
+from supervm.tooling.contracts import Contract
 
 ALICE = bytes.fromhex("a1" * 20)
 BOB = bytes.fromhex("b0" * 20)

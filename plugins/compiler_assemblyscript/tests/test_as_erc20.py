@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from eth_abi import decode, encode
-from supervm import ErrorKind, ExecutionContext, Kernel, StateOverlay
-from supervm.abi import selector
-from supervm.compilers import Artifact
-from supervm.contracts import Contract
+from supervm import ErrorKind, ExecutionContext, Kernel, WorldState
+from supervm.tooling.abi import selector
+from supervm.tooling.compilers import Artifact
+from supervm.tooling.contracts import Contract
 
 DEPLOYER = bytes.fromhex("d0" * 20)
 ALICE = bytes.fromhex("a1" * 20)
@@ -256,7 +256,7 @@ def test_host_calls_per_transfer(kernel: Kernel, erc20: Artifact) -> None:
         counts.update(dict.fromkeys(names, 0))
         data = selector("transfer(address,uint256)") + encode(["address", "uint256"], [hx(to), 1])
         assert contract.address is not None
-        state = StateOverlay(contract.state)
+        state = WorldState(contract.state)
         result = fresh.call(contract.address, state, ExecutionContext(caller=sender), input=data)
         assert result.ok, result.error
         return {name: n for name, n in counts.items() if n}

@@ -12,9 +12,9 @@ from eth_abi import decode, encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from supervm import ExecutionContext, ExecutionResult, Kernel
-from supervm.abi import decode_log, selector
-from supervm.compilers import Artifact
-from supervm.contracts import Contract
+from supervm.tooling.abi import decode_log, selector
+from supervm.tooling.compilers import Artifact
+from supervm.tooling.contracts import Contract
 
 CALLER = bytes.fromhex("c4" * 20)
 ERROR = bytes.fromhex("08c379a0")

@@ -12,10 +12,10 @@ import pytest
 from Crypto.Hash import keccak
 from eth_abi import decode, encode
 from supervm import ExecutionContext, ExecutionResult, Kernel
-from supervm.abi import selector
-from supervm.compilers import Artifact
-from supervm.contracts import Contract
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
+from supervm.tooling.abi import selector
+from supervm.tooling.compilers import Artifact
+from supervm.tooling.contracts import Contract
 
 DEPLOYER = bytes.fromhex("d0" * 20)
 ALICE = bytes.fromhex("a1" * 20)

@@ -12,7 +12,8 @@ import pytest
 from eth_abi import decode
 from eth_utils import to_checksum_address
 from pyrevm import EVM
-from supervm.abi import (
+from supervm.model import Log
+from supervm.tooling.abi import (
     canonical_type,
     constructor,
     decode_log,
@@ -23,8 +24,7 @@ from supervm.abi import (
     find_function,
     selector,
 )
-from supervm.compilers import Artifact, CompileSettings
-from supervm.model import Log
+from supervm.tooling.compilers import Artifact, CompileSettings
 from supervm_compiler_solidity import SolidityCompiler
 
 REPO = Path(__file__).resolve().parents[3]
@@ -53,7 +53,7 @@ class Reverted(Exception):
 
 
 class Contract:
-    """A deployed contract on a pyrevm EVM, called by ABI name through :mod:`supervm.abi`."""
+    """A deployed contract on a pyrevm EVM, called by ABI name (:mod:`supervm.tooling.abi`)."""
 
     def __init__(self, evm: EVM, address: str, abi: Sequence[Mapping[str, Any]]) -> None:
         self.evm = evm

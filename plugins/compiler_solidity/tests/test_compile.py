@@ -12,11 +12,11 @@ import pytest
 import supervm_compiler_solidity
 from click.testing import CliRunner
 from supervm import Kernel
-from supervm.artifacts import artifact_schema, artifact_to_json, load_artifact
 from supervm.builtins import scheduler_serial
 from supervm.cli.main import KernelState, cli
-from supervm.compilers import Artifact, CompileSettings, keccak_hex
 from supervm.errors import CompileError, ToolchainError
+from supervm.tooling.artifacts import artifact_schema, artifact_to_json, load_artifact
+from supervm.tooling.compilers import Artifact, CompileSettings, keccak_hex
 from supervm_compiler_solidity import SolidityCompiler
 from supervm_compiler_solidity.compiler import describe_error, project_root, solc_settings
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from eth_utils import to_checksum_address
-from supervm.compilers import Artifact
+from supervm.tooling.compilers import Artifact
 
 pytestmark = pytest.mark.slow  # every test here compiles with solc-js in a node process
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from supervm.artifacts import artifact_schema
+from supervm.tooling.artifacts import artifact_schema
 from supervm_compiler_solidity import SolidityCompiler
 from supervm_compiler_solidity.scaffold import contract_name, module_name
 

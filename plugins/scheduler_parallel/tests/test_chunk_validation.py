@@ -9,7 +9,7 @@ from multiprocessing.connection import Connection
 
 from supervm import Call, StateOverlay
 from supervm.builtins.scheduler_serial import SerialScheduler
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
 from supervm_scheduler_parallel import ParallelScheduler
 from supervm_scheduler_parallel.scheduler import _BlockRun, _decoded
 from supervm_scheduler_parallel.worker import execute_chunk, main

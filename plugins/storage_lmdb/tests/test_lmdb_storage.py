@@ -16,7 +16,7 @@ from pathlib import Path
 import lmdb
 import pytest
 from supervm import Kernel, StorageError, StorageFullError, StorageSettings
-from supervm.storage import Storage
+from supervm.state.storage import Storage
 from supervm.testing import StorageContract
 from supervm_storage_lmdb import DEFAULT_MAP_SIZE, LmdbStorage, parse_size
 

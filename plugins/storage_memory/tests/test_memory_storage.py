@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from supervm import Kernel, StorageError, StorageSettings
-from supervm.storage import Storage
+from supervm.state.storage import Storage
 from supervm.testing import StorageContract
 from supervm_storage_memory import MemoryStorage
 

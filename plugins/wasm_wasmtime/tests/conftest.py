@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import wasmtime
 from supervm import ExecutionContext, ExecutionResult, Kernel, StateOverlay, VMSettings
-from supervm.storage import Storage
+from supervm.state.storage import Storage
 from supervm_wasm_wasmtime import WasmtimeBackend
 
 #: Addresses used throughout the tests.

@@ -15,14 +15,13 @@ from supervm import (
     Contract,
     ExecutionContext,
     Kernel,
-    StateOverlay,
+    WorldState,
     create_address,
     save_artifact,
 )
-from supervm.abi import AbiError
 from supervm.cli.main import KernelState, cli, main
-from supervm.compilers import keccak_hex
-from supervm.state_keys import code_key
+from supervm.tooling.abi import AbiError
+from supervm.tooling.compilers import keccak_hex
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "contracts" / "storage-wat"
 ALICE = bytes.fromhex("a1" * 20)
@@ -58,7 +57,7 @@ def test_deploy_runs_the_constructor_at_the_create_address(
     assert deployment.ok, deployment.result.error
     # Ethereum's CREATE address of (deployer, nonce 0); the nonce moves on to 1.
     assert deployment.address == create_address(ALICE, 0)
-    assert storage.get(code_key(deployment.address)) == artifact.bytecode
+    assert WorldState(storage).code(deployment.address) == artifact.bytecode
     assert contract.call("retrieve").value == 42
     second = Contract(kernel, artifact, storage).deploy(ExecutionContext(caller=ALICE), 7)
     assert second.address == create_address(ALICE, 1)
@@ -98,10 +97,10 @@ def test_revert_reason_is_decoded(kernel: Kernel, artifact: Artifact) -> None:
     storage = kernel.open_storage("memory")
     contract = Contract(kernel, artifact, storage)
     assert contract.deploy(ExecutionContext(caller=ALICE), 1).ok
-    state = StateOverlay(storage)
+    state = WorldState(storage)
     result = kernel.call(contract.address, state, ExecutionContext(), input=b"\xde\xad\xbe\xef")
     assert result.error is not None and result.error.kind.value == "revert"
-    from supervm.abi import decode_revert
+    from supervm.tooling.abi import decode_revert
 
     assert decode_revert(result.return_data, artifact.abi) == "unknown selector"
 

@@ -15,11 +15,11 @@ import wasmtime
 from click.testing import CliRunner, Result
 from supervm import Artifact, CompilerInfo, Kernel, hookimpl, save_artifact
 from supervm.builtins import scheduler_serial
+from supervm.chain.dev_accounts import dev_account
 from supervm.cli.main import KernelState, cli, main
-from supervm.compilers import keccak_hex
-from supervm.contracts import create_address
-from supervm.dev_accounts import dev_account
-from supervm.registry import CommandRegistry
+from supervm.plugins.registry import CommandRegistry
+from supervm.state.addresses import create_address
+from supervm.tooling.compilers import keccak_hex
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "contracts" / "storage-wat"
 #: Hardhat's and anvil's first two accounts, as every Ethereum developer knows them.

@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 from supervm import ErrorKind, Event, ExecutionContext, Kernel, Log, StateOverlay
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
 
 CONTRACT = bytes.fromhex("00000000000000000000000000000000000c0de1")
 OTHER = bytes.fromhex("00000000000000000000000000000000000c0de2")
@@ -395,7 +395,7 @@ def test_state_overlay_writes_are_buffered_not_committed(backend, storage, wat, 
 
 def test_storage_read_gets_and_copies_in_one_call(backend, storage, ctx, wat) -> None:
     from supervm import StateOverlay
-    from supervm.state_keys import storage_key
+    from supervm.state.keys import storage_key
 
     storage.set(storage_key(ctx.address, b"k"), b"0123456789")
     code = wat(

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 import wasmtime
 from supervm import CallError, ErrorKind, ExecutionContext, ModuleError, StateOverlay
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
 from supervm_wasm_wasmtime import abi
 
 CONTRACT = bytes.fromhex("00000000000000000000000000000000000c0de1")

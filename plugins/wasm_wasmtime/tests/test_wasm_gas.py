@@ -6,7 +6,7 @@ import struct
 
 import pytest
 from supervm import ErrorKind, ExecutionContext
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
 from supervm_wasm_wasmtime import abi
 
 CONTRACT = bytes.fromhex("00000000000000000000000000000000000c0de1")

@@ -72,7 +72,7 @@ def test_closed_backend_is_freed_without_the_cycle_collector(kernel: Kernel, sto
 def test_host_function_may_call_back_into_the_backend() -> None:
     """A nested call (as cross-contract calls will make) keeps the outer call's memory."""
     from supervm import ExecutionContext, HostFunction, Kernel, StateOverlay, hookimpl
-    from supervm.registry import HostFunctionRegistry
+    from supervm.plugins.registry import HostFunctionRegistry
 
     inner_code = bytes(
         wasmtime.wat2wasm('(module (memory (export "memory") 1) (func (export "call")))')

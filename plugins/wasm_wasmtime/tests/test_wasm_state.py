@@ -14,7 +14,7 @@ from supervm import (
     Kernel,
     StateOverlay,
 )
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
 from supervm_wasm_wasmtime import backend as backend_module
 
 CONTRACT = bytes.fromhex("00000000000000000000000000000000000c0de1")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..execution import gc_paused
-from ..hookspecs import hookimpl
-from ..interfaces import Executor, Scheduler, SchedulerSettings
-from ..model import BlockResult, Call
-from ..registry import SchedulerRegistry
-from ..storage import StateOverlay, Storage
+from supervm.execution.interfaces import Executor, Scheduler, SchedulerSettings
+from supervm.execution.snapshot import gc_paused
+from supervm.model import BlockResult, Call
+from supervm.plugins.hookspecs import hookimpl
+from supervm.plugins.registry import SchedulerRegistry
+from supervm.state.overlay import StateOverlay
+from supervm.state.storage import Storage
 
 
 class SerialScheduler(Scheduler):
@@ -19,7 +20,7 @@ class SerialScheduler(Scheduler):
         self.settings = settings or SchedulerSettings()
 
     def execute_block(
-        self, calls: Sequence[Call], storage: Storage, executor: Executor
+        self, calls: Sequence[Call], storage: Storage, executor: Executor[Call]
     ) -> BlockResult:
         """Run each call on one overlay in order, then write the overlay in one batch."""
         with gc_paused():

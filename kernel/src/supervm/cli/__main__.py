@@ -1,5 +1,5 @@
 """``python -m supervm.cli``: the same as the ``supervm`` command."""
 
-from .main import main
+from supervm.cli.main import main
 
 main()

@@ -11,11 +11,11 @@ from pathlib import Path
 import attrs
 import click
 
-from ..artifacts import save_artifact
-from ..compilers import Compiler, CompileSettings
-from ..errors import CompileError
-from ..registry import CompilerRegistry
-from .state import kernel_state
+from supervm.cli.state import kernel_state
+from supervm.errors import CompileError
+from supervm.plugins.registry import CompilerRegistry
+from supervm.tooling.artifacts import save_artifact
+from supervm.tooling.compilers import Compiler, CompileSettings
 
 #: Directories never searched for sources.
 SKIP_DIRS = {"node_modules", ".venv", "build", "artifacts", ".git", "__pycache__"}

@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
-from ..convert import plugin_to_json
-from ..dev_accounts import DEV_MNEMONIC, dev_accounts
-from ..errors import SuperVMError
-from .compile import compile_command, new_command
-from .logs import configure_logging
-from .state import KernelState, kernel_state
+from supervm.chain.dev_accounts import DEV_MNEMONIC, dev_accounts
+from supervm.cli.compile import compile_command, new_command
+from supervm.cli.logs import configure_logging
+from supervm.cli.state import KernelState, kernel_state
+from supervm.errors import SuperVMError
+from supervm.tooling.convert import plugin_to_json
 
 log = logging.getLogger("supervm.cli")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..interfaces import SchedulerSettings
-from ..kernel import Kernel
-from .logs import configure_logging
+from supervm.cli.logs import configure_logging
+from supervm.execution.interfaces import SchedulerSettings
+from supervm.kernel import Kernel
 
 
 class KernelState:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .storage_contract import StorageContract
+    from supervm.testing.storage_contract import StorageContract
 
 __all__ = ["StorageContract"]
 
@@ -21,7 +21,7 @@ def __getattr__(name: str) -> object:
 
         # Show operands of failing asserts in the suite, as pytest does for test modules.
         pytest.register_assert_rewrite(f"{__name__}.storage_contract")
-        from .storage_contract import StorageContract
+        from supervm.testing.storage_contract import StorageContract
 
         return StorageContract
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""A reusable pytest suite every :class:`~supervm.storage.Storage` backend must pass.
+"""A reusable pytest suite every :class:`~supervm.state.storage.Storage` backend must pass.
 
 The kernel and the state overlay rely on exact semantics (byte order, ``[start, end)`` bounds,
 all-or-nothing batches, consistent iteration), and a backend that differs in an edge case breaks
@@ -7,7 +7,7 @@ consensus only on the nodes that use it. So each backend runs this same suite. S
 
     import itertools
     import pytest
-    from supervm.storage import StorageSettings
+    from supervm.state.storage import StorageSettings
     from supervm.testing import StorageContract
 
     class TestMyStorage(StorageContract):
@@ -20,7 +20,7 @@ Overriding the ``storage`` fixture instead (yielding one empty store) works too;
 tests then reuse that store and empty it before every example. Backends with a key-size limit
 set :attr:`StorageContract.max_key_size`.
 
-Rules the suite enforces beyond the :class:`~supervm.storage.Storage` docstrings, so that code
+Rules the suite enforces beyond the :class:`~supervm.state.storage.Storage` docstrings, so that code
 tested on one backend runs on all: keys and values must be ``bytes`` (anything else, even
 ``bytearray``, raises :class:`TypeError`); the empty key raises :class:`ValueError`; the empty
 value is a real value, distinct from a missing key; a key over the backend's limit raises
@@ -37,8 +37,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..errors import StorageError
-from ..storage import Change, Storage, prefix_end
+from supervm.errors import StorageError
+from supervm.state.storage import Change, Storage, prefix_end
 
 __all__ = ["StorageContract"]
 

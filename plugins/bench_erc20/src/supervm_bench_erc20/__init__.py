@@ -6,7 +6,7 @@ This module is the plugin; the benchmark lives in :mod:`supervm_bench_erc20.benc
 from __future__ import annotations
 
 from supervm import hookimpl
-from supervm.registry import CommandRegistry
+from supervm.plugins.registry import CommandRegistry
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import attrs
 from eth_abi.abi import decode, encode
 from supervm import Artifact, Contract, ExecutionContext, Kernel, StateOverlay, VMSettings
-from supervm.abi import selector
+from supervm.tooling.abi import selector
 
 TRANSFER = selector("transfer(address,uint256)")
 BALANCE_OF = selector("balanceOf(address)")

@@ -8,8 +8,8 @@ in :mod:`.toolchain`, WebAssembly post-processing in :mod:`.wasm` and the projec
 
 from __future__ import annotations
 
-from supervm.hookspecs import hookimpl
-from supervm.registry import CompilerRegistry
+from supervm.plugins.hookspecs import hookimpl
+from supervm.plugins.registry import CompilerRegistry
 
 from .compiler import AssemblyScriptCompiler
 

@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from supervm.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 from supervm.errors import CompileError
+from supervm.tooling.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 
 from . import wasm
 from .hostabi import DOCUMENTED_IMPORTS, HOST_FUNCTIONS, MODULE

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from supervm.toolchain import contract_name, module_name, write_templates
+from supervm.tooling.toolchain import contract_name, module_name, write_templates
 
 PACKAGE = "supervm_compiler_assemblyscript"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 from supervm.errors import ToolchainError
-from supervm.toolchain import FIX, node_modules_dirs, run_node_driver
+from supervm.tooling.toolchain import FIX, node_modules_dirs, run_node_driver
 
 #: This package, which ships the driver.
 PACKAGE = "supervm_compiler_assemblyscript"

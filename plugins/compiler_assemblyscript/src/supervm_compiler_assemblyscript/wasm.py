@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import attrs
-from supervm.wasm_binary import (  # noqa: F401 - re-exported for the compiler and its tests
+from supervm.execution.wasm_binary import (  # noqa: F401 - re-exported for the compiler and its tests
     CODE,
     CUSTOM,
     ELEMENT,

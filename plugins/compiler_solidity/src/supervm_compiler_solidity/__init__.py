@@ -8,8 +8,8 @@ the compiler lives in :mod:`supervm_compiler_solidity.compiler`, the Node.js/sol
 
 from __future__ import annotations
 
-from supervm.hookspecs import hookimpl
-from supervm.registry import CompilerRegistry
+from supervm.plugins.hookspecs import hookimpl
+from supervm.plugins.registry import CompilerRegistry
 
 from .compiler import EVM_VERSIONS, MAX_EVM_VERSION, SolidityCompiler
 

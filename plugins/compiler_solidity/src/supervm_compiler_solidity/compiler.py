@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from supervm.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 from supervm.errors import CompileError
-from supervm.toolchain import node_modules_dirs
+from supervm.tooling.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
+from supervm.tooling.toolchain import node_modules_dirs
 
 from .scaffold import TEMPLATES, write_project
 from .toolchain import SolcRun, find_node, find_solc, run_solc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supervm.toolchain import contract_name, module_name, write_templates
+from supervm.tooling.toolchain import contract_name, module_name, write_templates
 
 from .toolchain import PACKAGE
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 from supervm.errors import ToolchainError
-from supervm.toolchain import FIX, run_node_driver
+from supervm.tooling.toolchain import FIX, run_node_driver
 
 #: This package, which ships the driver.
 PACKAGE = "supervm_compiler_solidity"

@@ -7,7 +7,7 @@ Registers the scheduler ``parallel`` and the ``supervm bench parallel`` command.
 from __future__ import annotations
 
 from supervm import hookimpl
-from supervm.registry import CommandRegistry, SchedulerRegistry
+from supervm.plugins.registry import CommandRegistry, SchedulerRegistry
 
 from .graph import DependencyGraph
 from .rwset import ConflictDetector, ReadWriteSet

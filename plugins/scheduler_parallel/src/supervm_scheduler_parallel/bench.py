@@ -29,10 +29,10 @@ from supervm import (
     Storage,
     load_artifact,
 )
-from supervm.abi import selector
 from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.cli.compile import compile_paths
 from supervm.cli.state import kernel_state
+from supervm.tooling.abi import selector
 
 from .costs import MAIN_HANDED, MAIN_OWN, WORKER_HANDED, WORKER_OTHER, ceiling, measure_costs
 from .graph import from_results

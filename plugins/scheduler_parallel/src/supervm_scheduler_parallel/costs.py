@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 from supervm import Call, StateOverlay, Storage
-from supervm.interfaces import Executor
+from supervm.execution.interfaces import Executor
 
 from . import worker
 from .rwset import ConflictDetector
@@ -80,7 +80,7 @@ def ceiling(costs: TransferCosts, workers: int) -> tuple[float, float]:
 
 
 def measure_costs(
-    executor: Executor,
+    executor: Executor[Call],
     fresh_storage: Callable[[], Storage],
     calls: Sequence[Call],
     chunk_size: int,
@@ -135,7 +135,7 @@ def measure_costs(
 
 
 def _serial(
-    executor: Executor,
+    executor: Executor[Call],
     storage: Storage,
     calls: Sequence[Call],
     seconds: dict[str, float],
@@ -156,7 +156,7 @@ def _serial(
 
 
 def _transfers(
-    executor: Executor,
+    executor: Executor[Call],
     storage: Storage,
     chunks: list[Sequence[Call]],
     seconds: dict[str, float],

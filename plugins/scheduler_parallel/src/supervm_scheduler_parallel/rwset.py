@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 from supervm import StateOverlay, Storage
-from supervm.storage import Change
+from supervm.state.storage import Change
 
 #: An iterated range: (start, end, reverse, the pairs seen).
 RangeRead = tuple[bytes, bytes | None, bool, tuple[tuple[bytes, bytes], ...]]

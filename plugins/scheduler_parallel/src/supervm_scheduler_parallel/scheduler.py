@@ -40,9 +40,10 @@ from typing import Any
 import attrs
 from supervm import BlockResult, Call, ExecutionResult, Scheduler, SchedulerSettings, StateOverlay
 from supervm.builtins.scheduler_serial import SerialScheduler
-from supervm.execution import gc_paused
-from supervm.interfaces import Executor
-from supervm.storage import Change, Pending, Storage
+from supervm.execution.interfaces import Executor
+from supervm.execution.snapshot import gc_paused
+from supervm.state.overlay import Pending
+from supervm.state.storage import Change, Storage
 
 from . import worker
 from .graph import DependencyGraph
@@ -147,13 +148,9 @@ class ParallelScheduler(Scheduler):
 
     # -- pool ----------------------------------------------------------------------------------
 
-    def _ensure_pool(self, executor: Executor) -> bool:
+    def _ensure_pool(self, executor: Executor[Call]) -> bool:
         """Start (or restart) the workers; ``False`` if this executor cannot be parallelised."""
-        kernel = getattr(executor, "kernel", None)
-        if kernel is None:
-            return False
-        vm_settings = getattr(executor, "settings", None)
-        expected = worker.fingerprint(kernel, vm_settings)
+        expected = worker.fingerprint(executor.kernel, executor.settings)
         if self._pool_key is not None and self._pool_key != expected:
             self._stop_pool()  # a different kernel or VM settings: new workers
         self._pool_key = expected
@@ -171,7 +168,7 @@ class ParallelScheduler(Scheduler):
             )
             child_sock.close()
             parent = Connection(parent_sock.detach())
-            parent.send(("init", vm_settings))
+            parent.send(("init", executor.settings))
             if not parent.poll(START_TIMEOUT):
                 process.kill()
                 raise RuntimeError("a parallel-scheduler worker did not start")
@@ -259,7 +256,7 @@ class ParallelScheduler(Scheduler):
                 w.conn.send(("full", full))
             w.synced = want
 
-    def prepare(self, storage: Storage, executor: Executor) -> bool:
+    def prepare(self, storage: Storage, executor: Executor[Call]) -> bool:
         """Start the workers and sync their replicas now (benchmarks keep this out of timing).
 
         Returns whether blocks on this executor will run in parallel.
@@ -273,7 +270,7 @@ class ParallelScheduler(Scheduler):
     # -- blocks --------------------------------------------------------------------------------
 
     def execute_block(
-        self, calls: Sequence[Call], storage: Storage, executor: Executor
+        self, calls: Sequence[Call], storage: Storage, executor: Executor[Call]
     ) -> BlockResult:
         """Execute ``calls`` optimistically in parallel and commit once; see the module doc."""
         started = time.perf_counter()
@@ -384,7 +381,7 @@ class _BlockRun:
         self,
         scheduler: ParallelScheduler,
         calls: Sequence[Call],
-        executor: Executor,
+        executor: Executor[Call],
         state: StateOverlay,
     ) -> None:
         self.s = scheduler

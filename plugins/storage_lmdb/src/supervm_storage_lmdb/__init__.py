@@ -6,8 +6,8 @@ hook implementation; the store lives in :mod:`supervm_storage_lmdb.storage`.
 
 from __future__ import annotations
 
-from supervm.hookspecs import hookimpl
-from supervm.registry import StorageRegistry
+from supervm.plugins.hookspecs import hookimpl
+from supervm.plugins.registry import StorageRegistry
 
 from .storage import DEFAULT_MAP_SIZE, LmdbStorage, parse_size
 

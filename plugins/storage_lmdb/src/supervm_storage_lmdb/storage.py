@@ -1,4 +1,4 @@
-"""A persistent :class:`~supervm.storage.Storage` on LMDB.
+"""A persistent :class:`~supervm.state.storage.Storage` on LMDB.
 
 LMDB gives the guarantees a chain needs without a write-ahead log of our own: every
 :meth:`LmdbStorage.write_batch` is one write transaction committed with ``fsync``
@@ -17,7 +17,7 @@ from typing import cast
 
 import lmdb
 from supervm.errors import StorageError, StorageFullError
-from supervm.storage import Change, Storage, StorageSettings, validate_batch
+from supervm.state.storage import Change, Storage, StorageSettings, validate_batch
 
 __all__ = ["DEFAULT_MAP_SIZE", "LmdbStorage", "parse_size"]
 

@@ -1,4 +1,4 @@
-"""An ordered in-memory :class:`~supervm.storage.Storage` backed by a ``SortedDict``.
+"""An ordered in-memory :class:`~supervm.state.storage.Storage` backed by a ``SortedDict``.
 
 It exists for tests, benchmarks and throwaway chains: it has the same semantics as the
 persistent backends (ordering, atomic batches, key rules), so code that works on it works on
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from sortedcontainers import SortedDict  # type: ignore[import-untyped]
 from supervm.errors import StorageError
-from supervm.storage import Change, Storage, StorageSettings, validate_batch
+from supervm.state.storage import Change, Storage, StorageSettings, validate_batch
 
 __all__ = ["MemoryStorage"]
 

@@ -6,7 +6,7 @@ This module is the plugin: the kernel finds it through the ``supervm.plugins`` e
 from __future__ import annotations
 
 from supervm import hookimpl
-from supervm.registry import CommandRegistry, HostFunctionRegistry, VMRegistry
+from supervm.plugins.registry import CommandRegistry, HostFunctionRegistry, VMRegistry
 
 from .abi import core_functions
 from .backend import WasmtimeBackend

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import click
 import wasmtime
 from supervm import ExecutionContext, Kernel, StateOverlay, VMSettings
-from supervm.state_keys import storage_key
+from supervm.state.keys import storage_key
 
 COUNTER_WAT = """
 (module

@@ -20,15 +20,15 @@ from supervm import (
     StateOverlay,
     load_artifact,
 )
-from supervm import abi as ethabi
+from supervm.chain.dev_accounts import DEV_ACCOUNT_COUNT, dev_account
 from supervm.cli.state import kernel_state
-from supervm.contracts import CallOutcome, decode_outcome
-from supervm.convert import result_to_json
-from supervm.dev_accounts import DEV_ACCOUNT_COUNT, dev_account
 from supervm.errors import CallError
 from supervm.model import DEFAULT_GAS_LIMIT, U64_MAX, ZERO_ADDRESS
-from supervm.state_keys import code_key
-from supervm.storage import Storage, StorageSettings
+from supervm.state.storage import Storage, StorageSettings
+from supervm.state.world import WorldState
+from supervm.tooling import abi as ethabi
+from supervm.tooling.contracts import CallOutcome, decode_outcome
+from supervm.tooling.convert import result_to_json
 
 
 def load_code(path: Path) -> tuple[bytes, Artifact | None]:
@@ -218,7 +218,8 @@ def run_command(
     call_input = _hex(input_hex, "--input")
     code, artifact = load_code(module) if module is not None else (None, None)
     with _storage(kernel, storage, data_dir) as store:
-        deployed = store.get(code_key(target)) if address is not None else None
+        world = WorldState(store)
+        deployed = (world.code(target) or None) if address is not None else None
         if deployed is not None and code is not None and deployed != code:
             raise click.UsageError(
                 f"0x{target.hex()} holds another contract's code than {module}; leave MODULE "
@@ -249,8 +250,10 @@ def run_command(
         run_code = deployed if deployed is not None else code
         assert run_code is not None
         result = kernel.execute(
-            run_code, store, context, entry=export, args=int_args, input=call_input
+            run_code, world, context, entry=export, args=int_args, input=call_input
         )
+        if result.ok:
+            world.commit()
     data = result_to_json(result)
     lines = describe(result)
     if abi is not None:

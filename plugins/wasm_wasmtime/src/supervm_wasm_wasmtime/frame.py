@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supervm import Event, ExecutionContext, HostTrap, Log, OutOfGas, StateOverlay
-from supervm.state_keys import STORAGE_PREFIX
+from supervm.state.keys import STORAGE_PREFIX
 
 
 class Frame:

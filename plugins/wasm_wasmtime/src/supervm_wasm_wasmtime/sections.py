@@ -8,7 +8,7 @@ own words). Anything malformed is left for wasmtime's validator to name.
 from __future__ import annotations
 
 import attrs
-from supervm.wasm_binary import MEMORY, START, WasmFormatError, read_u, sections
+from supervm.execution.wasm_binary import MEMORY, START, WasmFormatError, read_u, sections
 
 PAGE = 65536
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supervm import HostEnv, HostFunction, HostTrap, hookimpl
-from supervm.registry import HostFunctionRegistry
+from supervm.plugins.registry import HostFunctionRegistry
 
 MAX_NAME = 256
 

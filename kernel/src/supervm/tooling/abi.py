@@ -18,9 +18,9 @@ from eth_abi.abi import decode, encode, is_encodable
 from eth_abi.exceptions import DecodingError, EncodingError
 from eth_utils.address import to_checksum_address
 
-from .compilers import keccak_hex
-from .errors import SuperVMError
-from .model import Log
+from supervm.errors import SuperVMError
+from supervm.model import Log
+from supervm.tooling.compilers import keccak_hex
 
 AbiItem = Mapping[str, Any]
 

@@ -1,7 +1,8 @@
-"""The interfaces plugins implement in each area: execution backends, schedulers, consensus.
+"""The execution interfaces plugins implement: execution backends and schedulers.
 
-Storage backends implement :class:`supervm.storage.Storage`. Each area's factory is registered by
-name through the matching ``supervm_register_*`` hook (see :mod:`supervm.hookspecs`).
+Storage backends implement :class:`supervm.state.storage.Storage`; consensus engines
+:class:`supervm.chain.consensus.ConsensusEngine`. Each area's factory is registered by name
+through the matching ``supervm_register_*`` hook (see :mod:`supervm.plugins.hookspecs`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
-from .host import HostFunction
-from .model import BlockResult, Call, ExecutionContext, ExecutionResult
-from .storage import StateOverlay, Storage, StorageSettings
+from supervm.execution.host import HostFunction
+from supervm.model import BlockResult, Call, ExecutionContext, ExecutionResult
+from supervm.state.overlay import StateOverlay
+from supervm.state.storage import Storage
+
+if TYPE_CHECKING:
+    from supervm.kernel import Kernel
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -85,8 +90,26 @@ class ExecutionBackend(abc.ABC):
 #: Builds an execution backend from settings and the host functions of every enabled plugin.
 VMFactory = Callable[[VMSettings, Sequence[HostFunction]], ExecutionBackend]
 
-#: Executes one call on a state overlay; what a scheduler drives.
-Executor = Callable[[Call, StateOverlay], ExecutionResult]
+Item_contra = TypeVar("Item_contra", contravariant=True)
+
+
+class Executor(Protocol[Item_contra]):
+    """Runs one item of a block (a :class:`~supervm.model.Call`, a transaction) on a state.
+
+    Schedulers call it and may use what it declares here, nothing else: :attr:`kernel` and
+    :attr:`settings` let a parallel scheduler build the same executor in a worker process.
+    """
+
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel whose backends execute the items."""
+
+    @property
+    def settings(self) -> VMSettings | None:
+        """The VM settings items run with (``None``: the defaults)."""
+
+    def __call__(self, item: Item_contra, state: StateOverlay, /) -> ExecutionResult:
+        """Execute ``item`` on ``state``; a bad item becomes a failed result, never a raise."""
 
 
 @attrs.frozen
@@ -106,7 +129,7 @@ class Scheduler(abc.ABC):
 
     @abc.abstractmethod
     def execute_block(
-        self, calls: Sequence[Call], storage: Storage, executor: Executor
+        self, calls: Sequence[Call], storage: Storage, executor: Executor[Call]
     ) -> BlockResult:
         """Execute ``calls`` in block order semantics and commit the block in one batch.
 
@@ -119,47 +142,3 @@ class Scheduler(abc.ABC):
 
 
 SchedulerFactory = Callable[[SchedulerSettings], Scheduler]
-
-
-@attrs.frozen
-class ConsensusSettings:
-    """Consensus settings.
-
-    :param validators: validator addresses (20 bytes each), in rotation order.
-    :param options: engine-specific options.
-    """
-
-    validators: tuple[bytes, ...] = ()
-    options: Mapping[str, str] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class BlockProposal:
-    """A block proposed for execution.
-
-    :param number: block height.
-    :param timestamp: block time in seconds.
-    :param proposer: 20-byte address of the proposer.
-    :param calls: the calls to execute, in order.
-    """
-
-    number: int
-    timestamp: int
-    proposer: bytes
-    calls: tuple[Call, ...]
-
-
-class ConsensusEngine(abc.ABC):
-    """Decides who proposes a block and whether a proposed block is acceptable."""
-
-    @abc.abstractmethod
-    def proposer(self, number: int) -> bytes:
-        """The address expected to propose block ``number``."""
-
-    @abc.abstractmethod
-    def validate(self, proposal: BlockProposal) -> None:
-        """Raise :class:`~supervm.errors.SuperVMError` if ``proposal`` must be rejected."""
-
-
-ConsensusFactory = Callable[[ConsensusSettings], ConsensusEngine]
-StorageFactory = Callable[[StorageSettings], Storage]

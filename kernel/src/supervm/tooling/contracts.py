@@ -1,10 +1,8 @@
-"""Deploying contracts at Ethereum-style addresses and calling them by address.
+"""A contract client for embedders and tests: an artifact bound to a kernel and a state.
 
-A deployment stores the code under :func:`~supervm.state_keys.code_key` at the address
-Ethereum's ``CREATE`` would give (``keccak256(rlp([deployer, nonce]))[12:]``), bumps the
-deployer's nonce and runs the code's optional ``deploy`` export once with the ABI-encoded
-constructor arguments as its input, like a Solidity constructor. All of it is one snapshot:
-if ``deploy`` fails, nothing is stored and the nonce is unchanged.
+:class:`Contract` deploys an artifact through :meth:`~supervm.kernel.Kernel.deploy` and calls
+it through its ABI; :func:`decode_outcome` decodes a result's return data, logs and revert
+reason.
 """
 
 from __future__ import annotations
@@ -13,68 +11,18 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import rlp
-from Crypto.Hash import keccak
 
-from . import abi
-from .compilers import Artifact
-from .errors import CallError
-from .model import ZERO_ADDRESS, ExecutionContext, ExecutionResult
-from .state_keys import code_key, nonce_key
-from .storage import StateOverlay, Storage
+from supervm.errors import CallError
+from supervm.execution.deployment import Deployment
+from supervm.model import ZERO_ADDRESS, ExecutionContext, ExecutionResult
+from supervm.state.overlay import StateOverlay
+from supervm.state.storage import Storage
+from supervm.state.world import WorldState
+from supervm.tooling import abi
+from supervm.tooling.compilers import Artifact
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
-
-#: The export a deployment runs once, if the code has it.
-DEPLOY_ENTRY = "deploy"
-
-
-@attrs.frozen
-class Deployment:
-    """The outcome of deploying a contract.
-
-    :param address: where the contract lives (also set when ``deploy`` failed).
-    :param result: the result of the ``deploy`` export (empty success if there is none).
-    """
-
-    address: bytes
-    result: ExecutionResult
-
-    @property
-    def ok(self) -> bool:
-        """Whether the contract was deployed."""
-        return self.result.ok
-
-
-def create_address(deployer: bytes, nonce: int) -> bytes:
-    """The address Ethereum's ``CREATE`` gives a contract made by ``deployer`` at ``nonce``."""
-    digest = keccak.new(data=rlp.encode([deployer, nonce]), digest_bits=256).digest()
-    return digest[12:]
-
-
-def get_nonce(state: StateOverlay, address: bytes) -> int:
-    """The nonce of ``address`` (0 for a new account)."""
-    raw = state.get(nonce_key(address))
-    return int.from_bytes(raw, "big") if raw else 0
-
-
-def set_nonce(state: StateOverlay, address: bytes, nonce: int) -> None:
-    """Store the nonce of ``address``."""
-    state.set(nonce_key(address), nonce.to_bytes(8, "big"))
-
-
-def code_at(state: StateOverlay, address: bytes) -> bytes:
-    """The code deployed at ``address``; :class:`CallError` if there is none."""
-    code = state.get(code_key(address))
-    if code is None:
-        raise CallError(f"no contract is deployed at 0x{address.hex()}")
-    return code
-
-
-def deployment_context(context: ExecutionContext, address: bytes) -> ExecutionContext:
-    """The context the ``deploy`` export runs in: the caller is the deployer."""
-    return attrs.evolve(context, address=address)
+    from supervm.kernel import Kernel
 
 
 @attrs.frozen
@@ -146,7 +94,7 @@ class Contract:
         if commit:
             result = self.kernel.call(self.address, self.state, context, input=data)
         else:
-            scratch = StateOverlay(self.state) if isinstance(self.state, Storage) else self.state
+            scratch = WorldState(self.state) if isinstance(self.state, Storage) else self.state
             scratch.snapshot()
             try:
                 result = self.kernel.call(self.address, scratch, context, input=data)

@@ -9,8 +9,8 @@ from typing import Any
 
 import cattrs
 
-from .model import ErrorKind, ExecutionError, ExecutionResult
-from .plugins import PluginInfo
+from supervm.model import ErrorKind, ExecutionError, ExecutionResult
+from supervm.plugins.loading import PluginInfo
 
 
 def make_converter() -> cattrs.Converter:

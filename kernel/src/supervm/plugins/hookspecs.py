@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .interfaces import BlockProposal
-    from .model import BlockResult, Call, ExecutionResult
-    from .registry import (
+    from supervm.chain.consensus import BlockProposal
+    from supervm.model import BlockResult, Call, ExecutionResult
+    from supervm.plugins.registry import (
         CommandRegistry,
         CompilerRegistry,
         ConsensusRegistry,
@@ -40,7 +40,7 @@ def supervm_register_storage(registry: StorageRegistry) -> None:
     """Register storage backends.
 
     Called once when the kernel starts. Call ``registry.add_storage(name, factory)`` for each
-    backend; ``factory(settings)`` returns a :class:`~supervm.storage.Storage`.
+    backend; ``factory(settings)`` returns a :class:`~supervm.state.storage.Storage`.
 
     :param registry: the storage registry to add to.
     """
@@ -73,7 +73,7 @@ def supervm_register_vm(registry: VMRegistry) -> None:
 
     Called once when the kernel starts. Call ``registry.add_vm(name, factory)``;
     ``factory(settings, host_functions)`` returns an
-    :class:`~supervm.interfaces.ExecutionBackend`.
+    :class:`~supervm.execution.interfaces.ExecutionBackend`.
 
     :param registry: the execution-backend registry to add to.
     """
@@ -89,7 +89,7 @@ def supervm_register_scheduler(registry: SchedulerRegistry) -> None:
     """Register block schedulers.
 
     Called once when the kernel starts. Call ``registry.add_scheduler(name, factory)``;
-    ``factory(settings)`` returns a :class:`~supervm.interfaces.Scheduler`.
+    ``factory(settings)`` returns a :class:`~supervm.execution.interfaces.Scheduler`.
 
     :param registry: the scheduler registry to add to.
     """
@@ -105,7 +105,7 @@ def supervm_register_consensus(registry: ConsensusRegistry) -> None:
     """Register consensus engines.
 
     Called once when the kernel starts. Call ``registry.add_consensus(name, factory)``;
-    ``factory(settings)`` returns a :class:`~supervm.interfaces.ConsensusEngine`.
+    ``factory(settings)`` returns a :class:`~supervm.chain.consensus.ConsensusEngine`.
 
     :param registry: the consensus registry to add to.
     """
@@ -121,8 +121,9 @@ def supervm_register_compilers(registry: CompilerRegistry) -> None:
     """Register contract compilers.
 
     Called when ``supervm compile`` (or :meth:`Kernel.compilers`) needs them. Call
-    ``registry.add_compiler(name, compiler)`` with a :class:`~supervm.compilers.Compiler`; the
-    kernel chooses a compiler for each source by its file suffix.
+    ``registry.add_compiler(name, compiler)`` with a
+    :class:`~supervm.tooling.compilers.Compiler`; the kernel chooses a compiler for each source
+    by its file suffix.
 
     :param registry: the compiler registry to add to.
     """

@@ -1,8 +1,8 @@
 """Reading and writing artifact files (``<ContractName>.json``).
 
 The file format is described by ``schemas/artifact.schema.json``; the kernel's converter turns
-:class:`~supervm.compilers.Artifact` records into that JSON and back, rejecting unknown keys and
-naming the path of anything malformed.
+:class:`~supervm.tooling.compilers.Artifact` records into that JSON and back, rejecting unknown
+keys and naming the path of anything malformed.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import cattrs
 
-from .compilers import Artifact, CompilerInfo
-from .convert import make_converter
-from .errors import SuperVMError
+from supervm.errors import SuperVMError
+from supervm.tooling.compilers import Artifact, CompilerInfo
+from supervm.tooling.convert import make_converter
 
 SCHEMA_FILE = "artifact.schema.json"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from .errors import ToolchainError
+from supervm.errors import ToolchainError
 
 #: What to do when the npm toolchain is missing.
 FIX = "run `make install` in the SuperVM checkout, or pass --node-modules DIR"

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
+from supervm.errors import PluginError
+from supervm.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "supervm.plugins"
 #: Comma-separated allow-list of plugins to enable; unset or empty enables all installed.

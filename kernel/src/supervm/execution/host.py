@@ -13,8 +13,8 @@ from typing import Literal, Protocol
 
 import attrs
 
-from .model import Event, ExecutionContext, Log
-from .storage import StateOverlay
+from supervm.model import Event, ExecutionContext, Log
+from supervm.state.overlay import StateOverlay
 
 ValType = Literal["i32", "i64"]
 

@@ -12,10 +12,12 @@ from typing import Generic, TypeVar
 import attrs
 import click
 
-from .compilers import Compiler
-from .errors import DuplicateNameError, PluginError, UnknownImplementationError
-from .host import HostFunction
-from .interfaces import ConsensusFactory, SchedulerFactory, StorageFactory, VMFactory
+from supervm.chain.consensus import ConsensusFactory
+from supervm.errors import DuplicateNameError, PluginError, UnknownImplementationError
+from supervm.execution.host import HostFunction
+from supervm.execution.interfaces import SchedulerFactory, VMFactory
+from supervm.state.storage import StorageFactory
+from supervm.tooling.compilers import Compiler
 
 T = TypeVar("T")
 
@@ -84,7 +86,7 @@ class StorageRegistry(NamedRegistry[StorageFactory]):
         super().__init__("storage backend")
 
     def add_storage(self, name: str, factory: StorageFactory) -> None:
-        """Register a storage backend factory taking :class:`~supervm.storage.StorageSettings`."""
+        """Register a storage backend factory taking :class:`~supervm.state.StorageSettings`."""
         self._add(name, factory)
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .model import ExecutionResult
-from .storage import StateOverlay
+from supervm.model import ExecutionResult
+from supervm.state.overlay import StateOverlay
 
 
 def execute_with_snapshot(

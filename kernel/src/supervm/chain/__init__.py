@@ -1,0 +1,41 @@
+"""The chain: transactions (and, as they arrive, blocks, receipts and the chain store)."""
+
+from supervm.chain.transactions import (
+    ACCESS_LIST_TX_TYPE,
+    DYNAMIC_FEE_TX_TYPE,
+    LEGACY_TX_TYPE,
+    SUPPORTED_TX_TYPES,
+    AccessList,
+    Transaction,
+    TransactionError,
+    UnsignedTransaction,
+    decode_transaction,
+    effective_gas_price,
+    effective_tip,
+    encode_transaction,
+    intrinsic_gas,
+    keccak256,
+    sign_transaction,
+    signing_hash,
+    validate_transaction,
+)
+
+__all__ = [
+    "ACCESS_LIST_TX_TYPE",
+    "DYNAMIC_FEE_TX_TYPE",
+    "LEGACY_TX_TYPE",
+    "SUPPORTED_TX_TYPES",
+    "AccessList",
+    "Transaction",
+    "TransactionError",
+    "UnsignedTransaction",
+    "decode_transaction",
+    "effective_gas_price",
+    "effective_tip",
+    "encode_transaction",
+    "intrinsic_gas",
+    "keccak256",
+    "sign_transaction",
+    "signing_hash",
+    "validate_transaction",
+]

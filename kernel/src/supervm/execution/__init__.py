@@ -1,0 +1,1 @@
+"""Execution: the backend and scheduler interfaces, host functions and call semantics."""

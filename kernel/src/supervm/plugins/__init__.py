@@ -1,0 +1,1 @@
+"""Plugins: hook specifications, discovery and selection, and the typed registries."""

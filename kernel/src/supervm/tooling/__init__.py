@@ -1,0 +1,1 @@
+"""Developer tooling at the edges: the Ethereum ABI, compilers, artifacts and contract clients."""
