@@ -1,16 +1,16 @@
-"""The serial scheduler: executes a block's calls one after another and commits once."""
+"""The serial scheduler: executes a block's items one after another, in order."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from supervm.execution.interfaces import Executor, Scheduler, SchedulerSettings
 from supervm.execution.snapshot import gc_paused
-from supervm.model import BlockResult, Call
+from supervm.model import BlockResult
 from supervm.plugins.hookspecs import hookimpl
 from supervm.plugins.registry import SchedulerRegistry
 from supervm.state.overlay import StateOverlay
-from supervm.state.storage import Storage
 
 
 class SerialScheduler(Scheduler):
@@ -19,17 +19,15 @@ class SerialScheduler(Scheduler):
     def __init__(self, settings: SchedulerSettings | None = None) -> None:
         self.settings = settings or SchedulerSettings()
 
-    def execute_block(
-        self, calls: Sequence[Call], storage: Storage, executor: Executor[Call]
+    def run_block(
+        self, items: Sequence[Any], state: StateOverlay, executor: Executor[Any]
     ) -> BlockResult:
-        """Run each call on one overlay in order, then write the overlay in one batch."""
+        """Run each item on ``state`` in order; the changes stay buffered in it."""
         with gc_paused():
-            state = StateOverlay(storage)
             results = []
-            for call in calls:
+            for item in items:
                 state.reset_tracking()
-                results.append(executor(call, state))
-            state.commit()
+                results.append(executor(item, state))
         return BlockResult.of(results)
 
 

@@ -22,6 +22,16 @@ import coincurve
 import rlp
 from Crypto.Hash import keccak
 
+from supervm.chain.rlp_reader import (
+    Item,
+    bytes_field,
+    encode_uint,
+    list_items,
+    list_prefix,
+    read_header,
+    uint_field,
+)
+from supervm.chain.rlp_reader import uint_bytes as _uint_bytes
 from supervm.errors import SuperVMError
 
 LEGACY_TX_TYPE: Final = 0
@@ -303,10 +313,6 @@ def effective_tip(tx: UnsignedTransaction, base_fee: int) -> int:
 # --- encoding and signing ----------------------------------------------------------------------
 
 
-def _uint_bytes(value: int) -> bytes:
-    return value.to_bytes((value.bit_length() + 7) // 8, "big")
-
-
 def _encode_access_list(access_list: AccessList) -> list[Any]:
     return [[address, list(keys)] for address, keys in access_list]
 
@@ -415,130 +421,53 @@ def sign_transaction(unsigned: UnsignedTransaction, private_key: bytes) -> Trans
 # --- decoding ----------------------------------------------------------------------------------
 #
 # A transaction has a fixed shape (a list of byte strings with at most one access list, two
-# levels deeper), so it is read by a small strict reader that follows that shape instead of a
-# general RLP decoder. Two reasons: the rlp package's decoder copies the encoding of a list once
-# per item (quadratic: 116 ms for an access list of 16,000 keys) and recurses once per nesting
-# level (RecursionError on deeply nested input); and this reader knows where each field starts,
-# which gives the signing digest as a slice of the input instead of a re-encoding. The tests
-# check it against ``rlp.decode(strict=True)``.
+# levels deeper), so it is read by the strict reader of :mod:`supervm.chain.rlp_reader`, which
+# follows that shape instead of a general RLP decoder (see that module for why), and knows where
+# each field starts, which gives the signing digest as a slice of the input instead of a
+# re-encoding. The tests check it against ``rlp.decode(strict=True)``.
 
 
-def _header(buf: bytes, pos: int, end: int, name: str) -> tuple[bool, int, int]:
-    """The canonical RLP header at ``pos``: (is a list, payload start, payload end <= end)."""
-    if pos >= end:
-        raise TransactionError(f"invalid RLP: input ends before {name}")
-    b0 = buf[pos]
-    if b0 < 0x80:
-        return False, pos, pos + 1
-    if b0 < 0xB8:
-        start, stop, is_list = pos + 1, pos + 1 + b0 - 0x80, False
-        if b0 == 0x81 and stop <= end and buf[start] < 0x80:
-            raise TransactionError(f"invalid RLP: {name} is a single byte below 0x80 with a header")
-    elif b0 < 0xC0 or b0 >= 0xF8:
-        is_list = b0 >= 0xF8
-        start = pos + 1 + b0 - (0xF7 if is_list else 0xB7)
-        if start > end:
-            raise TransactionError(f"invalid RLP: input ends inside the length of {name}")
-        if buf[pos + 1] == 0:
-            raise TransactionError(f"invalid RLP: the length of {name} has leading zero bytes")
-        length = int.from_bytes(buf[pos + 1 : start], "big")
-        if length < 56:
-            raise TransactionError(f"invalid RLP: {name} uses the long form for a short length")
-        stop = start + length
-    else:
-        start, stop, is_list = pos + 1, pos + 1 + b0 - 0xC0, True
-    if stop > end:
-        raise TransactionError(f"invalid RLP: {name} runs past the end of its enclosing item")
-    return is_list, start, stop
-
-
-def _list_items(buf: bytes, start: int, end: int, name: str) -> list[tuple[bool, int, int, int]]:
-    """The items of a list payload: (is a list, header position, payload start, payload end)."""
-    items = []
-    pos = start
-    while pos < end:
-        is_list, item_start, item_stop = _header(buf, pos, end, name)
-        items.append((is_list, pos, item_start, item_stop))
-        pos = item_stop
-    return items
-
-
-def _bytes_field(buf: bytes, item: tuple[bool, int, int, int], name: str) -> bytes:
-    if item[0]:
-        raise TransactionError(f"invalid RLP: {name} must be a byte string, not a list")
-    return buf[item[2] : item[3]]
-
-
-def _uint_field(buf: bytes, item: tuple[bool, int, int, int], name: str) -> int:
-    if item[0]:
-        raise TransactionError(f"invalid RLP: {name} must be an integer, not a list")
-    start, stop = item[2], item[3]
-    if start == stop:
-        return 0
-    if buf[start] == 0:
-        raise TransactionError(f"invalid RLP: {name} has leading zero bytes")
-    if stop - start > 32:
-        raise TransactionError(f"{name} exceeds 256 bits")
-    return int.from_bytes(buf[start:stop], "big")
-
-
-def _to_field(buf: bytes, item: tuple[bool, int, int, int]) -> bytes | None:
-    to = _bytes_field(buf, item, "to")
+def _to_field(buf: bytes, item: Item) -> bytes | None:
+    to = bytes_field(buf, item, "to", TransactionError)
     return to or None
 
 
-def _access_list_field(buf: bytes, item: tuple[bool, int, int, int]) -> AccessList:
+def _access_list_field(buf: bytes, item: Item) -> AccessList:
     if not item[0]:
         raise TransactionError("invalid RLP: the access list must be a list")
     entries = []
-    for entry in _list_items(buf, item[2], item[3], "an access list entry"):
+    for entry in list_items(buf, item[2], item[3], "an access list entry", TransactionError):
         if not entry[0]:
             raise TransactionError("invalid RLP: an access list entry must be a list")
-        parts = _list_items(buf, entry[2], entry[3], "an access list entry's field")
+        parts = list_items(
+            buf, entry[2], entry[3], "an access list entry's field", TransactionError
+        )
         if len(parts) != 2:
             raise TransactionError(
                 f"invalid RLP: an access list entry has 2 fields (address, storage keys),"
                 f" got {len(parts)}"
             )
-        address = _bytes_field(buf, parts[0], "an access list address")
+        address = bytes_field(buf, parts[0], "an access list address", TransactionError)
         if not parts[1][0]:
             raise TransactionError("invalid RLP: access list storage keys must be a list")
         keys = tuple(
-            _bytes_field(buf, key, "an access list storage key")
-            for key in _list_items(buf, parts[1][2], parts[1][3], "a storage key")
+            bytes_field(buf, key, "an access list storage key", TransactionError)
+            for key in list_items(buf, parts[1][2], parts[1][3], "a storage key", TransactionError)
         )
         entries.append((address, keys))
     return tuple(entries)
 
 
-def _encoded_length(item: tuple[bool, int, int, int]) -> int:
-    return item[3] - item[1]
-
-
-def _list_prefix(length: int) -> bytes:
-    if length < 56:
-        return bytes((0xC0 + length,))
-    size = _uint_bytes(length)
-    return bytes((0xF7 + len(size),)) + size
-
-
-def _encode_uint(value: int) -> bytes:
-    data = _uint_bytes(value)
-    if len(data) == 1 and data[0] < 0x80:
-        return data
-    return bytes((0x80 + len(data),)) + data
-
-
 def _fields(buf: bytes, offset: int, expected: int, kind: str) -> tuple[int, list[Any]]:
     """The items of the top-level list at ``offset``, which must end the input."""
-    is_list, start, stop = _header(buf, offset, len(buf), "the transaction")
+    is_list, start, stop = read_header(buf, offset, len(buf), "the transaction", TransactionError)
     if not is_list:
         raise TransactionError(f"invalid RLP: {kind} must be an RLP list")
     if stop != len(buf):
         raise TransactionError(
             f"invalid RLP: trailing bytes after the transaction ({len(buf) - stop})"
         )
-    items = _list_items(buf, start, stop, "a transaction field")
+    items = list_items(buf, start, stop, "a transaction field", TransactionError)
     if len(items) != expected:
         raise TransactionError(f"invalid RLP: {kind} has {expected} fields, got {len(items)}")
     return start, items
@@ -546,7 +475,7 @@ def _fields(buf: bytes, offset: int, expected: int, kind: str) -> tuple[int, lis
 
 def _decode_legacy(raw: bytes) -> tuple[Transaction, bytes]:
     start, items = _fields(raw, 0, 9, "a legacy transaction")
-    v = _uint_field(raw, items[6], "v")
+    v = uint_field(raw, items[6], "v", TransactionError)
     chain_id: int | None
     if v in (27, 28):
         chain_id, y_parity = None, v - 27
@@ -559,22 +488,22 @@ def _decode_legacy(raw: bytes) -> tuple[Transaction, bytes]:
     tx = Transaction(
         type=LEGACY_TX_TYPE,
         chain_id=chain_id,
-        nonce=_uint_field(raw, items[0], "nonce"),
-        gas_price=_uint_field(raw, items[1], "gas price"),
-        gas=_uint_field(raw, items[2], "gas limit"),
+        nonce=uint_field(raw, items[0], "nonce", TransactionError),
+        gas_price=uint_field(raw, items[1], "gas price", TransactionError),
+        gas=uint_field(raw, items[2], "gas limit", TransactionError),
         to=_to_field(raw, items[3]),
-        value=_uint_field(raw, items[4], "value"),
-        data=_bytes_field(raw, items[5], "data"),
+        value=uint_field(raw, items[4], "value", TransactionError),
+        data=bytes_field(raw, items[5], "data", TransactionError),
         y_parity=y_parity,
-        r=_uint_field(raw, items[7], "r"),
-        s=_uint_field(raw, items[8], "s"),
+        r=uint_field(raw, items[7], "r", TransactionError),
+        s=uint_field(raw, items[8], "s", TransactionError),
     )
     # The signed payload is the first six fields as they stand in the (canonical) input,
     # followed for EIP-155 by chain_id, 0, 0.
     unsigned = raw[start : items[6][1]]
     if chain_id is not None:
-        unsigned += _encode_uint(chain_id) + b"\x80\x80"
-    return tx, _list_prefix(len(unsigned)) + unsigned
+        unsigned += encode_uint(chain_id) + b"\x80\x80"
+    return tx, list_prefix(len(unsigned)) + unsigned
 
 
 def _decode_typed(raw: bytes) -> tuple[Transaction, bytes]:
@@ -584,30 +513,30 @@ def _decode_typed(raw: bytes) -> tuple[Transaction, bytes]:
     start, items = _fields(raw, 1, expected, kind)
     gas_price = max_priority_fee = max_fee = None
     if tx_type == ACCESS_LIST_TX_TYPE:
-        gas_price = _uint_field(raw, items[2], "gas price")
+        gas_price = uint_field(raw, items[2], "gas price", TransactionError)
         rest = items[3:]
     else:
-        max_priority_fee = _uint_field(raw, items[2], "max priority fee per gas")
-        max_fee = _uint_field(raw, items[3], "max fee per gas")
+        max_priority_fee = uint_field(raw, items[2], "max priority fee per gas", TransactionError)
+        max_fee = uint_field(raw, items[3], "max fee per gas", TransactionError)
         rest = items[4:]
     tx = Transaction(
         type=tx_type,
-        chain_id=_uint_field(raw, items[0], "chain id"),
-        nonce=_uint_field(raw, items[1], "nonce"),
+        chain_id=uint_field(raw, items[0], "chain id", TransactionError),
+        nonce=uint_field(raw, items[1], "nonce", TransactionError),
         gas_price=gas_price,
         max_priority_fee_per_gas=max_priority_fee,
         max_fee_per_gas=max_fee,
-        gas=_uint_field(raw, rest[0], "gas limit"),
+        gas=uint_field(raw, rest[0], "gas limit", TransactionError),
         to=_to_field(raw, rest[1]),
-        value=_uint_field(raw, rest[2], "value"),
-        data=_bytes_field(raw, rest[3], "data"),
+        value=uint_field(raw, rest[2], "value", TransactionError),
+        data=bytes_field(raw, rest[3], "data", TransactionError),
         access_list=_access_list_field(raw, rest[4]),
-        y_parity=_uint_field(raw, rest[5], "y_parity"),
-        r=_uint_field(raw, rest[6], "r"),
-        s=_uint_field(raw, rest[7], "s"),
+        y_parity=uint_field(raw, rest[5], "y_parity", TransactionError),
+        r=uint_field(raw, rest[6], "r", TransactionError),
+        s=uint_field(raw, rest[7], "s", TransactionError),
     )
     unsigned = raw[start : rest[5][1]]
-    return tx, raw[:1] + _list_prefix(len(unsigned)) + unsigned
+    return tx, raw[:1] + list_prefix(len(unsigned)) + unsigned
 
 
 def decode_transaction(raw: bytes, *, chain_id: int | None = None) -> Transaction:

@@ -125,17 +125,33 @@ class SchedulerSettings:
 
 
 class Scheduler(abc.ABC):
-    """Orders and executes a block of calls, then commits once."""
+    """Orders and executes a block's items (calls, transactions) on the block's state.
+
+    A scheduler never writes storage: :meth:`run_block` leaves the block's net changes buffered
+    in the state it is given, and the block pipeline commits them together with the block's
+    body, receipts and head in one batch. :meth:`execute_block` is the shortcut for code that
+    has no pipeline: run a block on a storage and commit it.
+    """
 
     @abc.abstractmethod
+    def run_block(
+        self, items: Sequence[Any], state: StateOverlay, executor: Executor[Any]
+    ) -> BlockResult:
+        """Execute ``items`` with ``executor`` on ``state``, leaving the changes buffered.
+
+        The state and the results must equal those of executing the items one after another
+        in order (the serial scheduler). ``state`` may already hold buffered changes (a
+        scheduler that cannot work with them runs the block serially).
+        """
+
     def execute_block(
         self, calls: Sequence[Call], storage: Storage, executor: Executor[Call]
     ) -> BlockResult:
-        """Execute ``calls`` in block order semantics and commit the block in one batch.
-
-        The committed state and the results must equal those of executing the calls one after
-        another in order.
-        """
+        """Run ``calls`` on a fresh overlay of ``storage`` and commit the block in one batch."""
+        state = StateOverlay(storage)
+        result = self.run_block(calls, state, executor)
+        state.commit()
+        return result
 
     def close(self) -> None:  # noqa: B027 - optional
         """Stop workers and release resources."""

@@ -149,3 +149,46 @@ def custom_sections(code: bytes) -> dict[str, bytes]:
 def strip_custom_sections(code: bytes) -> bytes:
     """``code`` without custom sections (names, producers, source maps, the ABI)."""
     return assemble([s for s in sections(code) if s.id != CUSTOM])
+
+
+#: The custom section that ends a deployable module: what follows it in a create transaction's
+#: data is the ABI-encoded constructor arguments. (A module has no length field of its own, and
+#: ABI words could pass for sections; the marker makes the split unambiguous.)
+END_MARKER = "supervm.end"
+
+
+def with_end_marker(module: bytes) -> bytes:
+    """``module`` ending with the :data:`END_MARKER` section (unchanged if it already does)."""
+    if _ends_with_marker(module):
+        return module
+    return (
+        module + bytes([CUSTOM]) + write_u(len(encode_name(END_MARKER))) + encode_name(END_MARKER)
+    )
+
+
+def _ends_with_marker(module: bytes) -> bool:
+    last = sections(module)[-1:] if len(module) > 8 else []
+    return bool(last) and last[0].id == CUSTOM and read_name(last[0].payload, 0)[0] == END_MARKER
+
+
+def split_create_data(data: bytes) -> tuple[bytes, bytes]:
+    """A WASM create transaction's data as (module, constructor arguments).
+
+    The module runs up to and including its :data:`END_MARKER` section; without one the whole
+    data is the module and there are no arguments.
+    """
+    if data[:4] != MAGIC or data[4:8] != VERSION:
+        raise WasmFormatError("not a WebAssembly module (no \\0asm magic and version 1)")
+    pos = 8
+    while pos < len(data):
+        section_id = data[pos]
+        size, start = read_u(data, pos + 1)
+        end = start + size
+        if end > len(data):
+            break  # no marker: the rest is the module, and the runtime names what is wrong
+        if section_id == CUSTOM:
+            name, _ = read_name(data[start:end], 0)
+            if name == END_MARKER:
+                return data[:end], data[end:]
+        pos = end
+    return data, b""

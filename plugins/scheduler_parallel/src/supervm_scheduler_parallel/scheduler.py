@@ -269,12 +269,18 @@ class ParallelScheduler(Scheduler):
 
     # -- blocks --------------------------------------------------------------------------------
 
-    def execute_block(
-        self, calls: Sequence[Call], storage: Storage, executor: Executor[Call]
+    def run_block(
+        self, items: Sequence[Any], state: StateOverlay, executor: Executor[Any]
     ) -> BlockResult:
-        """Execute ``calls`` optimistically in parallel and commit once; see the module doc."""
+        """Execute ``items`` optimistically in parallel on ``state``; see the module doc.
+
+        Workers mirror ``state``'s storage, so a state that already holds buffered changes, or
+        items other than :class:`~supervm.model.Call` records, run serially.
+        """
         started = time.perf_counter()
-        n = len(calls)
+        n = len(items)
+        storage = state.base
+        calls: Sequence[Call] = items
         # After a block that was one hot spot, speculation would mostly be wasted: run serially,
         # trying speculation again every PROBE_EVERY blocks in case the load changed.
         cooling = self._hot_streak > 0 and self._hot_streak % PROBE_EVERY != 0
@@ -284,9 +290,12 @@ class ParallelScheduler(Scheduler):
             self._disabled is not None
             or cooling
             or n < MIN_CHUNKS * self.chunk_size
+            or state.depth
+            or state.changes()
+            or not all(type(item) is Call for item in items)
             or not self._ensure_pool(executor)
         ):
-            result = SerialScheduler().execute_block(calls, storage, executor)
+            result = SerialScheduler().run_block(items, state, executor)
             self._record(BlockStats(n, n, 0, 0, n, 0, 0, 0, 0, 0, time.perf_counter() - started))
             self._forget(storage)
             return result
@@ -294,17 +303,20 @@ class ParallelScheduler(Scheduler):
             self._settle()
             self._sync(storage)
             self._block += 1
-            run = _BlockRun(self, calls, executor, StateOverlay(storage))
+            run = _BlockRun(self, calls, executor, state)
             results = None
             if all(c.access_list is not None for c in calls):
                 results = run.execute_waves()
                 if results is None:  # a call touched keys it did not declare: plan anew
                     self._settle()
                     self._block += 1
-                    run = _BlockRun(self, calls, executor, StateOverlay(storage))
+                    state.discard()
+                    run = _BlockRun(self, calls, executor, state)
             if results is None:
                 results = run.execute()
-            changes = run.state.commit()  # the replicas are sent these next block
+            # The caller commits these; the replicas are sent them next block. (Should the caller
+            # not commit, replicas lag, and validation, which trusts no replica, re-executes.)
+            changes = run.state.resolved_changes()
         self._last_changes = changes
         self._epoch += 1
         for w in self._pool:  # replicas now lag by exactly this block's changes

@@ -1,0 +1,362 @@
+"""A chain on one storage: genesis, the head, and the two ways a block is added.
+
+:class:`Chain` ties the chain store, the state root and the kernel's scheduler together.
+:meth:`Chain.build_block` (the :class:`BlockBuilder`'s job) takes transactions in order,
+executes them and produces a block with every root; :meth:`Chain.import_block` (the
+:class:`BlockImporter`'s) re-executes a received block and refuses it, naming the first
+difference, unless its roots, gas and receipts are what its header says. Either way the block
+is committed in one storage batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from supervm.chain.blocks import (
+    EMPTY_TRIE_ROOT,
+    Block,
+    BlockError,
+    BlockHeader,
+    decode_block,
+    transactions_root,
+)
+from supervm.chain.genesis import Genesis
+from supervm.chain.pipeline import (
+    GAS_LIMIT_BOUND_DIVISOR,
+    MIN_GAS_LIMIT,
+    ExecutedBlock,
+    commit_block,
+    env_for,
+    execute,
+    next_base_fee,
+)
+from supervm.chain.receipts import Receipt, receipts_root
+from supervm.chain.store import CONFIG_KEY, ChainStore
+from supervm.chain.transactions import Transaction
+from supervm.errors import SuperVMError
+from supervm.execution.interfaces import Scheduler
+from supervm.state.commitment import TRIE_NODE_PREFIX, root_changes
+from supervm.state.root import StateRoot
+from supervm.state.storage import Storage
+from supervm.state.world import WorldState
+
+if TYPE_CHECKING:
+    from supervm.kernel import Kernel
+
+#: Seals a header built here (a consensus engine's signature); identity without one.
+Sealer = Callable[[BlockHeader], BlockHeader]
+#: Checks a received header's seal against its parent; raises to refuse it.
+SealVerifier = Callable[[BlockHeader, BlockHeader], None]
+
+
+class ChainError(SuperVMError):
+    """The chain cannot do what was asked (no genesis, a second genesis, ...)."""
+
+
+class BlockImportError(SuperVMError):
+    """A received block is invalid; the message names the first difference found."""
+
+
+@attrs.frozen
+class BuiltBlock:
+    """A block the builder made and committed.
+
+    :param block: the block.
+    :param receipts: its receipts, in transaction order.
+    :param executed: what executing it produced (results, rejected transactions).
+    """
+
+    block: Block
+    receipts: tuple[Receipt, ...]
+    executed: ExecutedBlock
+
+
+class Chain:
+    """The chain stored in ``storage``, extended by building or importing blocks."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        storage: Storage,
+        *,
+        chain_id: int | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.storage = storage
+        self.store = ChainStore(storage)
+        head = self.store.head()
+        if head is None:
+            raise ChainError("the storage holds no chain: initialise it from a genesis file")
+        self._head = head
+        config = json.loads(self.store.config() or b"{}")
+        self.chain_id = chain_id if chain_id is not None else int(config["config"]["chainId"])
+        self.scheduler = scheduler or kernel.scheduler()
+        self._root = self._open_root(head.state_root)
+
+    # -- genesis ------------------------------------------------------------------------------
+
+    @classmethod
+    def initialise(
+        cls,
+        kernel: Kernel,
+        storage: Storage,
+        genesis: Genesis,
+        genesis_file: bytes,
+        *,
+        scheduler: Scheduler | None = None,
+    ) -> Chain:
+        """Write the genesis state and block to an empty storage, and open the chain."""
+        store = ChainStore(storage)
+        if store.head_hash() is not None:
+            raise ChainError("the storage already holds a chain")
+        if next(iter(storage.iterate()), None) is not None:
+            raise ChainError("the storage is not empty")
+        header, state, nodes = genesis_block(genesis, storage)
+        batch = state.resolved_changes()
+        batch += [(TRIE_NODE_PREFIX + h, node) for h, node in nodes.items()]
+        batch += store.block_changes(Block(header, withdrawals=()), [])
+        batch.append((CONFIG_KEY, genesis_file))
+        storage.write_batch(batch)
+        return cls(kernel, storage, chain_id=genesis.chain_id, scheduler=scheduler)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def head(self) -> BlockHeader:
+        """The canonical head's header."""
+        return self._head
+
+    def state(self) -> WorldState:
+        """A world state over the head's state (for reading; its changes are never committed)."""
+        return WorldState(self.storage)
+
+    def state_root(self) -> StateRoot:
+        """The head's state root, for proofs (``eth_getProof``)."""
+        return self._root
+
+    # -- building -----------------------------------------------------------------------------
+
+    def build_block(
+        self,
+        transactions: Iterable[Transaction],
+        *,
+        timestamp: int,
+        coinbase: bytes = bytes(20),
+        extra_data: bytes = b"",
+        gas_limit: int | None = None,
+        mix_hash: bytes = bytes(32),
+        seal: Sealer | None = None,
+    ) -> BuiltBlock:
+        """Execute ``transactions`` on the head, make the next block and commit it.
+
+        Transactions are taken in order while their gas limits fit the block's; those that
+        cannot be included (a wrong nonce, too little balance) are left out and reported in
+        ``executed.rejected``.
+        """
+        parent = self._head
+        if timestamp <= parent.timestamp:
+            timestamp = parent.timestamp + 1
+        limit = gas_limit if gas_limit is not None else parent.gas_limit
+        chosen: list[Transaction] = []
+        room = limit
+        for tx in transactions:
+            if tx.gas <= room:
+                chosen.append(tx)
+                room -= tx.gas
+        draft = BlockHeader(
+            parent_hash=parent.hash,
+            coinbase=coinbase,
+            state_root=parent.state_root,
+            number=parent.number + 1,
+            gas_limit=limit,
+            timestamp=timestamp,
+            extra_data=extra_data,
+            mix_hash=mix_hash,
+            base_fee_per_gas=next_base_fee(parent),
+            withdrawals_root=EMPTY_TRIE_ROOT,
+            blob_gas_used=0,
+            excess_blob_gas=0,
+            parent_beacon_block_root=bytes(32),
+        )
+        executed = self._execute(draft, chosen)
+        header = attrs.evolve(
+            draft,
+            state_root=executed.state_root,
+            transactions_root=transactions_root(executed.transactions),
+            receipts_root=receipts_root(executed.receipts),
+            logs_bloom=executed.logs_bloom,
+            gas_used=executed.gas_used,
+        )
+        if seal is not None:
+            header = seal(header)
+        block = Block(header, executed.transactions, withdrawals=())
+        self._commit(block, executed)
+        return BuiltBlock(block, executed.receipts, executed)
+
+    # -- importing ----------------------------------------------------------------------------
+
+    def import_block(
+        self, block: Block | bytes, *, verify_seal: SealVerifier | None = None
+    ) -> tuple[Receipt, ...]:
+        """Validate ``block`` by re-executing it on the head and commit it.
+
+        :raises BlockImportError: naming the first difference; nothing is written.
+        """
+        raw = block if isinstance(block, bytes) else None
+        if isinstance(block, bytes):
+            try:
+                block = decode_block(block, chain_id=self.chain_id)
+            except SuperVMError as exc:
+                raise BlockImportError(f"undecodable block: {exc}") from None
+        header = block.header
+        parent = self._head
+        self._check_header(header, parent)
+        if verify_seal is not None:
+            try:
+                verify_seal(header, parent)
+            except SuperVMError as exc:
+                raise BlockImportError(f"block {header.number}: {exc}") from None
+        computed_tx_root = transactions_root(block.transactions)
+        _same(header, "transactions root", header.transactions_root, computed_tx_root)
+        executed = self._execute(header, list(block.transactions))
+        try:
+            if executed.rejected:
+                tx, why = executed.rejected[0]
+                index = block.transactions.index(tx)
+                raise BlockImportError(
+                    f"block {header.number}: transaction {index} (0x{tx.hash.hex()}) is "
+                    f"invalid: {why}"
+                )
+            before = 0
+            for index, (tx, result) in enumerate(
+                zip(executed.transactions, executed.results, strict=True)
+            ):
+                if before + tx.gas > header.gas_limit:
+                    raise BlockImportError(
+                        f"block {header.number}: transaction {index} needs {tx.gas} gas, above "
+                        f"the {header.gas_limit - before} the block has left"
+                    )
+                before += result.gas_used
+            _same(header, "gas used", header.gas_used, executed.gas_used)
+            _same(header, "receipts root", header.receipts_root, receipts_root(executed.receipts))
+            _same(header, "logs bloom", header.logs_bloom, executed.logs_bloom)
+            _same(header, "state root", header.state_root, executed.state_root)
+        except BlockImportError:
+            self._root = self._open_root(parent.state_root)  # forget the rejected changes
+            raise
+        self._commit(block, executed, raw=raw)
+        return executed.receipts
+
+    def _check_header(self, header: BlockHeader, parent: BlockHeader) -> None:
+        number = header.number
+        if header.parent_hash != parent.hash:
+            known = self.store.header(header.parent_hash)
+            where = "a block that is not the head" if known else "an unknown block"
+            raise BlockImportError(
+                f"block {number}: its parent 0x{header.parent_hash.hex()} is {where} (head is "
+                f"{parent.number}, 0x{parent.hash.hex()})"
+            )
+        _same(header, "number", number, parent.number + 1)
+        if header.timestamp <= parent.timestamp:
+            raise BlockImportError(
+                f"block {number}: timestamp {header.timestamp} is not after its parent's "
+                f"{parent.timestamp}"
+            )
+        bound = parent.gas_limit // GAS_LIMIT_BOUND_DIVISOR
+        if abs(header.gas_limit - parent.gas_limit) >= bound or header.gas_limit < MIN_GAS_LIMIT:
+            raise BlockImportError(
+                f"block {number}: gas limit {header.gas_limit} moves too far from its "
+                f"parent's {parent.gas_limit} (by less than {bound} a block, at least "
+                f"{MIN_GAS_LIMIT})"
+            )
+        if header.gas_used > header.gas_limit:
+            raise BlockImportError(
+                f"block {number}: gas used {header.gas_used} above the gas limit {header.gas_limit}"
+            )
+        _same(header, "base fee", header.base_fee_per_gas, next_base_fee(parent))
+
+    # -- shared -------------------------------------------------------------------------------
+
+    def _execute(self, header: BlockHeader, transactions: Sequence[Transaction]) -> ExecutedBlock:
+        env = env_for(header, self.chain_id)
+        return execute(self.kernel, self.storage, self._root, self.scheduler, env, transactions)
+
+    def _commit(self, block: Block, executed: ExecutedBlock, *, raw: bytes | None = None) -> None:
+        try:
+            commit_block(self.storage, self.store, block, executed, raw=raw)
+        except BaseException:
+            self._root = self._open_root(self._head.state_root)
+            raise
+        self._head = block.header
+
+    def _open_root(self, root: bytes) -> StateRoot:
+        storage = self.storage
+
+        def get_node(node_hash: bytes) -> bytes | None:
+            return storage.get(TRIE_NODE_PREFIX + node_hash)
+
+        return StateRoot(root, get_node)
+
+    def close(self) -> None:
+        """Stop the scheduler's workers, if it has any."""
+        self.scheduler.close()
+
+
+def _same(header: BlockHeader, what: str, declared: object, computed: object) -> None:
+    if declared != computed:
+        shown = [f"0x{v.hex()}" if isinstance(v, bytes) else str(v) for v in (declared, computed)]
+        raise BlockImportError(
+            f"block {header.number}: {what} differs: the header says {shown[0]}, "
+            f"execution gives {shown[1]}"
+        )
+
+
+def genesis_block(
+    genesis: Genesis, storage: Storage
+) -> tuple[BlockHeader, WorldState, dict[bytes, bytes]]:
+    """The genesis header, the genesis state (buffered over the empty ``storage``) and the
+    trie nodes of its root."""
+    state = WorldState(storage)
+    for address, account in genesis.alloc.items():
+        state.set_balance(address, account.balance)
+        state.set_nonce(address, account.nonce)
+        if account.code:
+            state.set_code(address, account.code)
+        for key, value in account.storage.items():
+            state.set_storage(address, key, value)
+    root = StateRoot()
+    accounts, evm, wasm = root_changes(state.changes(), state.peek)
+    state_root = root.apply(accounts, evm, wasm_storage=wasm)
+    header = BlockHeader(
+        parent_hash=bytes(32),
+        coinbase=genesis.coinbase,
+        state_root=state_root,
+        difficulty=genesis.difficulty,
+        number=0,
+        gas_limit=genesis.gas_limit,
+        timestamp=genesis.timestamp,
+        extra_data=genesis.extra_data,
+        mix_hash=genesis.mix_hash,
+        nonce=genesis.nonce,
+        base_fee_per_gas=genesis.base_fee,
+        withdrawals_root=EMPTY_TRIE_ROOT,
+        blob_gas_used=0,
+        excess_blob_gas=0,
+        parent_beacon_block_root=bytes(32),
+    )
+    return header, state, root.commit()
+
+
+__all__ = [
+    "BlockError",
+    "BlockImportError",
+    "BuiltBlock",
+    "Chain",
+    "ChainError",
+    "genesis_block",
+]
