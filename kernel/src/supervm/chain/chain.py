@@ -11,12 +11,14 @@ is committed in one storage batch.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from supervm.chain.blocks import (
+    EMPTY_OMMERS_HASH,
     EMPTY_TRIE_ROOT,
     Block,
     BlockError,
@@ -24,7 +26,7 @@ from supervm.chain.blocks import (
     decode_block,
     transactions_root,
 )
-from supervm.chain.genesis import Genesis
+from supervm.chain.genesis import Genesis, parse_genesis
 from supervm.chain.pipeline import (
     GAS_LIMIT_BOUND_DIVISOR,
     MIN_GAS_LIMIT,
@@ -39,6 +41,7 @@ from supervm.chain.store import CONFIG_KEY, ChainStore
 from supervm.chain.transactions import Transaction
 from supervm.errors import SuperVMError
 from supervm.execution.interfaces import Scheduler
+from supervm.execution.snapshot import gc_paused
 from supervm.state.commitment import TRIE_NODE_PREFIX, root_changes
 from supervm.state.root import StateRoot
 from supervm.state.storage import Storage
@@ -93,10 +96,19 @@ class Chain:
         if head is None:
             raise ChainError("the storage holds no chain: initialise it from a genesis file")
         self._head = head
-        config = json.loads(self.store.config() or b"{}")
-        self.chain_id = chain_id if chain_id is not None else int(config["config"]["chainId"])
+        self.genesis = parse_genesis(json.loads(self.store.config() or b"{}"))
+        missing = [p for p in self.genesis.plugins if p not in kernel.plugins.enabled_names()]
+        if missing:
+            raise ChainError(
+                f"the chain's genesis needs the plugin {missing[0]!r}, which is not enabled "
+                "(see `supervm plugins`)"
+            )
+        self.chain_id = chain_id if chain_id is not None else self.genesis.chain_id
         self.scheduler = scheduler or kernel.scheduler()
         self._root = self._open_root(head.state_root)
+        #: Seconds the last block spent per step (``execution``, ``receipts``, ``state_root``,
+        #: ``roots`` for the transactions and receipts tries, ``commit``), for benchmarks.
+        self.last_timings: dict[str, float] = {}
 
     # -- genesis ------------------------------------------------------------------------------
 
@@ -184,18 +196,21 @@ class Chain:
             parent_beacon_block_root=bytes(32),
         )
         executed = self._execute(draft, chosen)
+        roots_started = time.perf_counter()
+        tx_root = transactions_root(executed.transactions)
         header = attrs.evolve(
             draft,
             state_root=executed.state_root,
-            transactions_root=transactions_root(executed.transactions),
+            transactions_root=tx_root,
             receipts_root=receipts_root(executed.receipts),
             logs_bloom=executed.logs_bloom,
             gas_used=executed.gas_used,
         )
+        roots = time.perf_counter() - roots_started
         if seal is not None:
             header = seal(header)
         block = Block(header, executed.transactions, withdrawals=())
-        self._commit(block, executed)
+        self._commit(block, executed, roots=roots)
         return BuiltBlock(block, executed.receipts, executed)
 
     # -- importing ----------------------------------------------------------------------------
@@ -221,9 +236,22 @@ class Chain:
                 verify_seal(header, parent)
             except SuperVMError as exc:
                 raise BlockImportError(f"block {header.number}: {exc}") from None
+        if block.ommers or block.withdrawals:
+            raise BlockImportError(
+                f"block {header.number}: SuperVM blocks have no ommers and no withdrawals"
+            )
+        # With no ommers and no withdrawals, the header must commit to empty ones.
+        _same(header, "ommers hash", header.ommers_hash, EMPTY_OMMERS_HASH)
+        _same(header, "withdrawals root", header.withdrawals_root, EMPTY_TRIE_ROOT)
+        roots_started = time.perf_counter()
         computed_tx_root = transactions_root(block.transactions)
         _same(header, "transactions root", header.transactions_root, computed_tx_root)
-        executed = self._execute(header, list(block.transactions))
+        roots = time.perf_counter() - roots_started
+        try:
+            executed = self._execute(header, list(block.transactions))
+        except BaseException:
+            self._root = self._open_root(parent.state_root)
+            raise
         try:
             if executed.rejected:
                 tx, why = executed.rejected[0]
@@ -243,13 +271,16 @@ class Chain:
                     )
                 before += result.gas_used
             _same(header, "gas used", header.gas_used, executed.gas_used)
-            _same(header, "receipts root", header.receipts_root, receipts_root(executed.receipts))
+            roots_started = time.perf_counter()
+            computed_receipts_root = receipts_root(executed.receipts)
+            roots += time.perf_counter() - roots_started
+            _same(header, "receipts root", header.receipts_root, computed_receipts_root)
             _same(header, "logs bloom", header.logs_bloom, executed.logs_bloom)
             _same(header, "state root", header.state_root, executed.state_root)
         except BlockImportError:
             self._root = self._open_root(parent.state_root)  # forget the rejected changes
             raise
-        self._commit(block, executed, raw=raw)
+        self._commit(block, executed, raw=raw, roots=roots)
         return executed.receipts
 
     def _check_header(self, header: BlockHeader, parent: BlockHeader) -> None:
@@ -284,15 +315,27 @@ class Chain:
 
     def _execute(self, header: BlockHeader, transactions: Sequence[Transaction]) -> ExecutedBlock:
         env = env_for(header, self.chain_id)
-        return execute(self.kernel, self.storage, self._root, self.scheduler, env, transactions)
+        # A block makes many objects that live until its commit: the collector's scans would
+        # cost more than they free (see execution.snapshot.gc_paused).
+        with gc_paused():
+            return execute(self.kernel, self.storage, self._root, self.scheduler, env, transactions)
 
-    def _commit(self, block: Block, executed: ExecutedBlock, *, raw: bytes | None = None) -> None:
+    def _commit(
+        self, block: Block, executed: ExecutedBlock, *, raw: bytes | None = None, roots: float
+    ) -> None:
+        started = time.perf_counter()
         try:
-            commit_block(self.storage, self.store, block, executed, raw=raw)
+            with gc_paused():
+                commit_block(self.storage, self.store, block, executed, raw=raw)
         except BaseException:
             self._root = self._open_root(self._head.state_root)
             raise
         self._head = block.header
+        self.last_timings = {
+            **executed.timings,
+            "roots": roots,
+            "commit": time.perf_counter() - started,
+        }
 
     def _open_root(self, root: bytes) -> StateRoot:
         storage = self.storage

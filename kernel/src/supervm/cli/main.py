@@ -1,6 +1,7 @@
 """The ``supervm`` command.
 
-The kernel contributes ``plugins`` and the ``bench`` group; plugins contribute the rest
+The kernel contributes ``plugins``, ``accounts``, ``compile``, ``new``, the ``chain`` and ``tx``
+groups and the ``bench`` group; plugins contribute the rest
 (``wasm run``, ``demo``, ``bench wasm-call`` ...) through ``supervm_register_commands``. User
 errors print one line and exit 1; they never show a traceback.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from supervm.chain.dev_accounts import DEV_MNEMONIC, dev_accounts
+from supervm.cli.chain import chain_group, tx_group
 from supervm.cli.compile import compile_command, new_command
 from supervm.cli.logs import configure_logging
 from supervm.cli.state import KernelState, kernel_state
@@ -156,6 +158,8 @@ def accounts_command(as_json: bool) -> None:
 
 cli.add_command(compile_command)
 cli.add_command(new_command)
+cli.add_command(chain_group)
+cli.add_command(tx_group)
 
 
 @cli.group("bench", cls=PluginGroup, plugin_group="bench")
