@@ -17,7 +17,8 @@ from supervm.plugins import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS_DOC = ROOT / "docs" / "plugins.md"
-HOOK_NAME = re.compile(r"^supervm_(?P<verb>[a-z]+)_(?P<noun>[a-z]+(?:_[a-z]+)*)$")
+#: ``supervm_<verb>_<noun>``; noun words may hold digits (``p2p``) after a first letter.
+HOOK_NAME = re.compile(r"^supervm_(?P<verb>[a-z]+)_(?P<noun>[a-z][a-z0-9]*(?:_[a-z][a-z0-9]*)*)$")
 #: A reference heading: ``### `supervm_register_vm(registry)` `` (backticks optional).
 DOC_HEADING = re.compile(r"^#{2,4}\s+`?(?P<name>supervm_\w+)\((?P<params>[^)]*)\)`?\s*$", re.M)
 

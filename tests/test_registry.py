@@ -13,6 +13,7 @@ from supervm import (
     Kernel,
     PluginError,
     SchedulerSettings,
+    Service,
     UnknownImplementationError,
     VMSettings,
     hookimpl,
@@ -100,6 +101,68 @@ def test_duplicate_names_are_rejected_naming_both_plugins(area: str, label: str)
     assert (
         str(info.value) == f"{label} 'same' registered twice: by first_plugin and by second_plugin"
     )
+
+
+class RegistersLater:
+    """An inline plugin filling the registries the kernel builds on demand."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @hookimpl
+    def supervm_register_services(self, registry: Any) -> None:
+        registry.add_service(self.name, _Idle())
+
+    @hookimpl
+    def supervm_register_rpc_methods(self, registry: Any) -> None:
+        registry.add_method(f"test_{self.name}", _noop)
+
+    @hookimpl
+    def supervm_register_p2p_handlers(self, registry: Any) -> None:
+        registry.add_handler(f"/test/{self.name}/1", _noop)
+
+    @hookimpl
+    def supervm_register_metrics(self, registry: Any) -> None:
+        registry.add_counter(f"supervm_{self.name}_total", "A test counter.")
+
+
+class _Idle(Service):
+    async def start(self, context: Any) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("method", "label", "name"),
+    [
+        ("services", "service", "same"),
+        ("rpc_methods", "JSON-RPC method", "test_same"),
+        ("p2p_handlers", "p2p protocol", "/test/same/1"),
+        ("metrics", "metric", "supervm_same_total"),
+    ],
+)
+def test_duplicates_in_on_demand_registries_name_both_plugins(
+    method: str, label: str, name: str
+) -> None:
+    kernel = kernel_of(
+        ("first_plugin", RegistersLater("same")), ("second_plugin", RegistersLater("same"))
+    )
+    with pytest.raises(DuplicateNameError) as info:
+        getattr(kernel, method)()
+    assert str(info.value) == (
+        f"{label} {name!r} registered twice: by first_plugin and by second_plugin"
+    )
+
+
+@pytest.mark.parametrize("method", ["services", "rpc_methods", "p2p_handlers", "metrics"])
+def test_on_demand_registries_are_fresh_and_remember_the_plugin(method: str) -> None:
+    kernel = kernel_of(("a", RegistersLater("x")), ("b", RegistersLater("y")))
+    first, second = getattr(kernel, method)(), getattr(kernel, method)()
+    assert first is not second and len(first) == len(second) == 2
+    assert [e.plugin for e in first.entries()] == ["a", "b"]
+    assert first.current_plugin == "<unknown>"
 
 
 def test_duplicate_name_within_one_plugin_is_rejected() -> None:

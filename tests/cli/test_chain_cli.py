@@ -368,7 +368,7 @@ def check_block_json(data: dict[str, Any], block: Block) -> None:
     assert data["gasUsed"] == hex(header.gas_used)
     assert data["timestamp"] == hex(header.timestamp)
     assert data["extraData"] == "0x"
-    assert data["mixHash"] == "0x" + "00" * 32
+    assert data["mixHash"] == h(header.mix_hash)
     assert data["nonce"] == "0x0000000000000000"  # 8 bytes of data, not a quantity
     assert data["baseFeePerGas"] == hex(header.base_fee_per_gas or 0)
     assert data["withdrawalsRoot"] == h(header.withdrawals_root or b"")

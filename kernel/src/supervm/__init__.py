@@ -1,6 +1,13 @@
 """SuperVM: a WASM-first smart-contract VM kernel with pluggable storage, VMs and schedulers."""
 
-from supervm.chain.consensus import BlockProposal, ConsensusEngine, ConsensusSettings
+from supervm.chain.consensus import (
+    BlockProposal,
+    ConsensusEngine,
+    ConsensusError,
+    ConsensusSettings,
+    HeaderReader,
+)
+from supervm.crypto import keccak256
 from supervm.errors import (
     CallError,
     CompileError,
@@ -30,6 +37,21 @@ from supervm.model import (
 )
 from supervm.plugins.hookspecs import hookimpl, hookspec
 from supervm.plugins.loading import PluginInfo, PluginLoadWarning, Selection
+from supervm.services import (
+    AdmissionContext,
+    Metric,
+    MetricKind,
+    Metrics,
+    PeerMessage,
+    Rejection,
+    RpcError,
+    Service,
+    ServiceContext,
+    ServiceError,
+    ServiceHost,
+    Stash,
+    StashKey,
+)
 from supervm.state.addresses import create_address
 from supervm.state.overlay import StateOverlay
 from supervm.state.storage import Storage, StorageSettings
@@ -58,7 +80,22 @@ __all__ = [
     "Call",
     "CallError",
     "ConsensusEngine",
+    "ConsensusError",
     "ConsensusSettings",
+    "HeaderReader",
+    "AdmissionContext",
+    "Metric",
+    "MetricKind",
+    "Metrics",
+    "PeerMessage",
+    "Rejection",
+    "RpcError",
+    "Service",
+    "ServiceContext",
+    "ServiceError",
+    "ServiceHost",
+    "Stash",
+    "StashKey",
     "DuplicateNameError",
     "ErrorKind",
     "Event",
@@ -92,4 +129,5 @@ __all__ = [
     "execute_with_snapshot",
     "hookimpl",
     "hookspec",
+    "keccak256",
 ]

@@ -31,8 +31,12 @@ from supervm.plugins.registry import (
     CompilerRegistry,
     ConsensusRegistry,
     HostFunctionRegistry,
+    MetricRegistry,
     NamedRegistry,
+    P2PHandlerRegistry,
+    RpcMethodRegistry,
     SchedulerRegistry,
+    ServiceRegistry,
     StorageRegistry,
     VMRegistry,
 )
@@ -44,7 +48,7 @@ from supervm.state.world import WorldState
 T = TypeVar("T")
 
 #: Implementation names used when neither configuration nor ``--plugin`` chooses one.
-DEFAULTS = {"storage": "memory", "vm": "wasm", "scheduler": "serial", "consensus": "poa"}
+DEFAULTS = {"storage": "memory", "vm": "wasm", "scheduler": "serial", "consensus": "dev"}
 
 
 class Kernel:
@@ -93,7 +97,7 @@ class Kernel:
         """The implementation used in ``area`` when none is named.
 
         The first ``--plugin`` that registered something in the area wins; otherwise the
-        built-in default (``memory``, ``wasm``, ``serial``, ``poa``), or the only one registered.
+        built-in default (``memory``, ``wasm``, ``serial``, ``dev``), or the only one registered.
         """
         registry = self._registry(area)
         for preferred in self.plugins.selection.prefer:
@@ -167,6 +171,30 @@ class Kernel:
         """Subcommands contributed by plugins."""
         registry = CommandRegistry()
         self.plugins.call_per_plugin("supervm_register_commands", registry)
+        return registry
+
+    def services(self) -> ServiceRegistry:
+        """Long-running services contributed by plugins, new instances on each call."""
+        registry = ServiceRegistry()
+        self.plugins.call_per_plugin("supervm_register_services", registry)
+        return registry
+
+    def rpc_methods(self) -> RpcMethodRegistry:
+        """JSON-RPC methods contributed by plugins."""
+        registry = RpcMethodRegistry()
+        self.plugins.call_per_plugin("supervm_register_rpc_methods", registry)
+        return registry
+
+    def p2p_handlers(self) -> P2PHandlerRegistry:
+        """Peer-to-peer protocol handlers contributed by plugins."""
+        registry = P2PHandlerRegistry()
+        self.plugins.call_per_plugin("supervm_register_p2p_handlers", registry)
+        return registry
+
+    def metrics(self) -> MetricRegistry:
+        """Metric descriptions declared by plugins."""
+        registry = MetricRegistry()
+        self.plugins.call_per_plugin("supervm_register_metrics", registry)
         return registry
 
     # -- executing ---------------------------------------------------------------------------

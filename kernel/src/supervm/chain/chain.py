@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -26,6 +26,7 @@ from supervm.chain.blocks import (
     decode_block,
     transactions_root,
 )
+from supervm.chain.consensus import ConsensusSettings
 from supervm.chain.genesis import Genesis, parse_genesis
 from supervm.chain.pipeline import (
     GAS_LIMIT_BOUND_DIVISOR,
@@ -49,11 +50,6 @@ from supervm.state.world import WorldState
 
 if TYPE_CHECKING:
     from supervm.kernel import Kernel
-
-#: Seals a header built here (a consensus engine's signature); identity without one.
-Sealer = Callable[[BlockHeader], BlockHeader]
-#: Checks a received header's seal against its parent; raises to refuse it.
-SealVerifier = Callable[[BlockHeader, BlockHeader], None]
 
 
 class ChainError(SuperVMError):
@@ -104,6 +100,10 @@ class Chain:
                 "(see `supervm plugins`)"
             )
         self.chain_id = chain_id if chain_id is not None else self.genesis.chain_id
+        consensus = self.genesis.consensus
+        self.consensus = kernel.consensus(
+            consensus.engine, ConsensusSettings(consensus.validators, consensus.options)
+        )
         self.scheduler = scheduler or kernel.scheduler()
         self._root = self._open_root(head.state_root)
         #: Seconds the last block spent per step (``execution``, ``receipts``, ``state_root``,
@@ -162,13 +162,14 @@ class Chain:
         extra_data: bytes = b"",
         gas_limit: int | None = None,
         mix_hash: bytes = bytes(32),
-        seal: Sealer | None = None,
+        key: bytes = b"",
     ) -> BuiltBlock:
         """Execute ``transactions`` on the head, make the next block and commit it.
 
         Transactions are taken in order while their gas limits fit the block's; those that
         cannot be included (a wrong nonce, too little balance) are left out and reported in
-        ``executed.rejected``.
+        ``executed.rejected``. The consensus engine prepares the header and seals it with
+        ``key`` (the sealer's private key; the dev engine needs none).
         """
         parent = self._head
         if timestamp <= parent.timestamp:
@@ -195,6 +196,7 @@ class Chain:
             excess_blob_gas=0,
             parent_beacon_block_root=bytes(32),
         )
+        draft = self.consensus.prepare(draft, parent, chain=self.store)
         executed = self._execute(draft, chosen)
         roots_started = time.perf_counter()
         tx_root = transactions_root(executed.transactions)
@@ -207,17 +209,14 @@ class Chain:
             gas_used=executed.gas_used,
         )
         roots = time.perf_counter() - roots_started
-        if seal is not None:
-            header = seal(header)
+        header = self.consensus.seal(header, key)
         block = Block(header, executed.transactions, withdrawals=())
         self._commit(block, executed, roots=roots)
         return BuiltBlock(block, executed.receipts, executed)
 
     # -- importing ----------------------------------------------------------------------------
 
-    def import_block(
-        self, block: Block | bytes, *, verify_seal: SealVerifier | None = None
-    ) -> tuple[Receipt, ...]:
+    def import_block(self, block: Block | bytes) -> tuple[Receipt, ...]:
         """Validate ``block`` by re-executing it on the head and commit it.
 
         :raises BlockImportError: naming the first difference; nothing is written.
@@ -231,11 +230,10 @@ class Chain:
         header = block.header
         parent = self._head
         self._check_header(header, parent)
-        if verify_seal is not None:
-            try:
-                verify_seal(header, parent)
-            except SuperVMError as exc:
-                raise BlockImportError(f"block {header.number}: {exc}") from None
+        try:
+            self.consensus.verify_seal(header, parent, chain=self.store)
+        except SuperVMError as exc:
+            raise BlockImportError(f"block {header.number}: {exc}") from None
         if block.ommers or block.withdrawals:
             raise BlockImportError(
                 f"block {header.number}: SuperVM blocks have no ommers and no withdrawals"
@@ -315,10 +313,18 @@ class Chain:
 
     def _execute(self, header: BlockHeader, transactions: Sequence[Transaction]) -> ExecutedBlock:
         env = env_for(header, self.chain_id)
+
+        def run() -> ExecutedBlock:
+            return execute(
+                self.kernel, self.storage, self._root, self.scheduler, header, env, transactions
+            )
+
         # A block makes many objects that live until its commit: the collector's scans would
         # cost more than they free (see execution.snapshot.gc_paused).
         with gc_paused():
-            return execute(self.kernel, self.storage, self._root, self.scheduler, env, transactions)
+            return self.kernel.plugins.call_wrapped(
+                "supervm_execute_block", run, header=header, transactions=transactions
+            )
 
     def _commit(
         self, block: Block, executed: ExecutedBlock, *, raw: bytes | None = None, roots: float
@@ -331,6 +337,9 @@ class Chain:
             self._root = self._open_root(self._head.state_root)
             raise
         self._head = block.header
+        self.kernel.plugins.manager.hook.supervm_after_block(
+            block=block, receipts=executed.receipts
+        )
         self.last_timings = {
             **executed.timings,
             "roots": roots,

@@ -96,16 +96,19 @@ def execute(
     storage: Storage,
     root: StateRoot,
     scheduler: Scheduler,
+    header: BlockHeader,
     env: BlockEnv,
     transactions: Sequence[Transaction],
 ) -> ExecutedBlock:
     """Run ``transactions`` on the state in ``storage`` and work out the block's results.
 
-    ``root`` is advanced to the new state root; if the block is then not committed, the caller
-    must reopen it from the parent's root.
+    Plugins' ``supervm_before_block`` run first, on the same state. ``root`` is advanced to the
+    new state root; if the block is then not committed, the caller must reopen it from the
+    parent's root.
     """
     started = time.perf_counter()
     state = WorldState(storage)
+    kernel.plugins.manager.hook.supervm_before_block(header=header, state=state)
     outcome = scheduler.run_block(transactions, state, TransactionExecutor(kernel, env))
     executed_at = time.perf_counter()
     included: list[Transaction] = []

@@ -12,7 +12,8 @@ import importlib.metadata
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 import pluggy
@@ -25,6 +26,8 @@ ENTRY_POINT_GROUP = "supervm.plugins"
 ENV_PLUGINS = "SUPERVM_PLUGINS"
 #: Set to 1 to trace every hook call to the ``supervm.hooks`` logger.
 ENV_TRACE = "SUPERVM_TRACE_HOOKS"
+
+T = TypeVar("T")
 
 log = logging.getLogger("supervm.plugins")
 trace_log = logging.getLogger("supervm.hooks")
@@ -211,3 +214,22 @@ class PluginSet:
                 ) from exc
             finally:
                 registry.current_plugin = "<unknown>"  # type: ignore[attr-defined]
+
+    def call_wrapped(self, hook_name: str, implementation: Callable[[], T], **kwargs: object) -> T:
+        """Call a wrapper-only hook: the plugins' wrappers run around ``implementation()``.
+
+        For hooks such as ``supervm_execute_block`` where the kernel does the work and plugins
+        may only wrap it (``@hookimpl(wrapper=True)``) to time or trace it. The hook is called
+        with ``kwargs``; the result is ``implementation()``'s, as the wrappers pass it on.
+
+        :raises PluginError: if a plugin implements the hook without ``wrapper=True``.
+        """
+        caller = getattr(self.manager.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            if not (impl.wrapper or impl.hookwrapper):
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} implements {hook_name} without "
+                    "wrapper=True: the kernel does the work, plugins may only wrap it"
+                )
+        result: T = caller.call_extra([implementation], kwargs)
+        return result
