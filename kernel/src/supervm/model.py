@@ -1,16 +1,20 @@
 """The typed data model that crosses hook boundaries.
 
-Every record here is a frozen attrs class: plugins receive and return these, never dicts. The
-classes carry no serialisation code; conversion to JSON happens at the edges
+Every record here is a frozen attrs class: plugins receive and return these, never dicts. Apart
+from positional pickling (:func:`positional_pickle`), the classes carry no serialisation code;
+conversion to JSON happens at the edges
 (:mod:`supervm.tooling.convert`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any, TypeVar
 
 import attrs
+from attrs import AttrsInstance
 
 ADDRESS_SIZE = 20
 ZERO_ADDRESS = bytes(ADDRESS_SIZE)
@@ -18,12 +22,65 @@ DEFAULT_GAS_LIMIT = 10_000_000
 #: Block numbers, timestamps and gas limits are 64-bit unsigned, as in Ethereum's headers.
 U64_MAX = 2**64 - 1
 
+_Record = TypeVar("_Record", bound=type[AttrsInstance])
+
+
+@functools.cache
+def _positional_names(cls: type[AttrsInstance]) -> tuple[str, ...]:
+    """The fields of ``cls`` in ``__init__`` order, all of which ``__init__`` takes positionally."""
+    fields = attrs.fields(cls)
+    refused = [f.name for f in fields if not f.init or f.kw_only]
+    if refused:
+        # Positional arguments cannot carry these; pickling without them would drop them.
+        raise TypeError(
+            f"{cls.__qualname__}: positional pickling needs every field to be a positional "
+            f"__init__ argument; not so for {', '.join(refused)}"
+        )
+    return tuple(f.name for f in fields)
+
+
+def _reduce_any(self: AttrsInstance) -> tuple[type[AttrsInstance], tuple[object, ...]]:
+    """``__reduce__`` for a subclass, which may have added fields to its decorated base."""
+    kind = type(self)
+    return kind, tuple(getattr(self, name) for name in _positional_names(kind))
+
+
+def positional_pickle(cls: _Record) -> _Record:
+    """Class decorator (above ``@attrs.frozen``): pickle instances as ``cls(*fields)``.
+
+    Several times faster than attrs' default (slot state set one attribute at a time), which
+    matters when results travel between worker processes. The argument tuple is built from
+    :func:`attrs.fields`, so a field added later is pickled without anyone remembering to, and
+    unpickling runs ``__init__``: validators and ``__attrs_post_init__`` check what arrives.
+    Fields that cannot be passed positionally (``init=False``, ``kw_only``) are refused here,
+    at class definition, rather than dropped.
+    """
+    # Generated, as attrs generates __init__ (so every name is one ``self.<name>`` can spell):
+    # the same bytecode as a hand-written tuple of attribute loads; a closure calling
+    # operator.attrgetter measured ~6% slower.
+    fields = "".join(f"self.{name}, " for name in _positional_names(cls))
+    source = (
+        "def __reduce__(self):\n"
+        "    kind = type(self)\n"
+        "    if kind is cls:\n"
+        f"        return kind, ({fields})\n"
+        "    return _reduce_any(self)\n"
+    )
+    namespace: dict[str, Any] = {"cls": cls, "_reduce_any": _reduce_any}
+    exec(compile(source, f"<positional_pickle {cls.__qualname__}>", "exec"), namespace)
+    reduce = namespace["__reduce__"]
+    reduce.__qualname__ = f"{cls.__qualname__}.__reduce__"
+    reduce.__module__ = cls.__module__
+    cls.__reduce__ = reduce  # type: ignore[method-assign]
+    return cls
+
 
 def _check_address(_instance: object, attribute: attrs.Attribute[bytes], value: bytes) -> None:
     if len(value) != ADDRESS_SIZE:
         raise ValueError(f"{attribute.name} must be {ADDRESS_SIZE} bytes, got {len(value)}")
 
 
+@positional_pickle
 @attrs.frozen
 class ExecutionContext:
     """Where and by whom a call runs: the chain and call environment a contract can observe.
@@ -53,21 +110,8 @@ class ExecutionContext:
                 if not 0 <= value <= U64_MAX:
                     raise ValueError(f"{name} must be between 0 and 2**64-1, got {value}")
 
-    def __reduce__(self) -> tuple[type[ExecutionContext], tuple[object, ...]]:
-        # Positional pickling: several times faster than attrs' slot-state default, which
-        # matters when results travel between worker processes.
-        return (
-            type(self),
-            (
-                self.block_number,
-                self.timestamp,
-                self.caller,
-                self.address,
-                self.gas_limit,
-            ),
-        )
 
-
+@positional_pickle
 @attrs.frozen
 class Event:
     """An opaque event emitted by a contract with ``emit_event``.
@@ -79,18 +123,8 @@ class Event:
     address: bytes
     data: bytes
 
-    def __reduce__(self) -> tuple[type[Event], tuple[object, ...]]:
-        # Positional pickling: several times faster than attrs' slot-state default, which
-        # matters when results travel between worker processes.
-        return (
-            type(self),
-            (
-                self.address,
-                self.data,
-            ),
-        )
 
-
+@positional_pickle
 @attrs.frozen
 class Log:
     """An Ethereum-style log: 0 to 4 topics of 32 bytes and a data blob.
@@ -103,18 +137,6 @@ class Log:
     address: bytes
     topics: tuple[bytes, ...]
     data: bytes
-
-    def __reduce__(self) -> tuple[type[Log], tuple[object, ...]]:
-        # Positional pickling: several times faster than attrs' slot-state default, which
-        # matters when results travel between worker processes.
-        return (
-            type(self),
-            (
-                self.address,
-                self.topics,
-                self.data,
-            ),
-        )
 
 
 class ErrorKind(StrEnum):
@@ -129,6 +151,7 @@ class ErrorKind(StrEnum):
     INVALID_MODULE = "invalid_module"
 
 
+@positional_pickle
 @attrs.frozen
 class ExecutionError:
     """A failed call: what kind of failure and a one-line message naming the problem.
@@ -140,21 +163,11 @@ class ExecutionError:
     kind: ErrorKind
     message: str
 
-    def __reduce__(self) -> tuple[type[ExecutionError], tuple[object, ...]]:
-        # Positional pickling: several times faster than attrs' slot-state default, which
-        # matters when results travel between worker processes.
-        return (
-            type(self),
-            (
-                self.kind,
-                self.message,
-            ),
-        )
-
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
 
 
+@positional_pickle
 @attrs.frozen
 class ExecutionResult:
     """Everything a call produced.
@@ -182,29 +195,13 @@ class ExecutionResult:
     write_set: frozenset[bytes] = frozenset()
     error: ExecutionError | None = None
 
-    def __reduce__(self) -> tuple[type[ExecutionResult], tuple[object, ...]]:
-        # Positional pickling: several times faster than attrs' slot-state default, which
-        # matters when results travel between worker processes.
-        return (
-            type(self),
-            (
-                self.value,
-                self.return_data,
-                self.events,
-                self.logs,
-                self.gas_used,
-                self.read_set,
-                self.write_set,
-                self.error,
-            ),
-        )
-
     @property
     def ok(self) -> bool:
         """Whether the call succeeded."""
         return self.error is None
 
 
+@positional_pickle
 @attrs.frozen
 class Call:
     """One call for a scheduler to execute: code, entry point, arguments and context.
@@ -227,23 +224,8 @@ class Call:
     vm: str = "wasm"
     access_list: tuple[bytes, ...] | None = None
 
-    def __reduce__(self) -> tuple[type[Call], tuple[object, ...]]:
-        # Positional pickling: several times faster than attrs' slot-state default, which
-        # matters when results travel between worker processes.
-        return (
-            type(self),
-            (
-                self.code,
-                self.entry,
-                self.args,
-                self.input,
-                self.context,
-                self.vm,
-                self.access_list,
-            ),
-        )
 
-
+@positional_pickle
 @attrs.frozen
 class BlockResult:
     """What a scheduler produced for a block, after the single commit.

@@ -9,8 +9,8 @@ import nacl.signing
 import pytest
 from coincurve.ecdsa import der_to_cdata, serialize_compact
 from supervm import ErrorKind
+from supervm.crypto import keccak256
 from supervm_wasm_wasmtime import crypto
-from supervm_wasm_wasmtime.crypto import keccak256_digest
 
 # Every export reads its operands from the call data (copied to offset 0) and writes its output
 # at 8192, returned as return data; the host function's result is the export's value.
@@ -91,7 +91,7 @@ def test_sha256(call, data: bytes) -> None:
 
 
 def test_keccak256_known_vectors(call) -> None:
-    assert keccak256_digest(b"") == KECCAK_EMPTY
+    assert keccak256(b"") == KECCAK_EMPTY
     assert call("keccak256", b"").return_data == KECCAK_EMPTY
     assert call("keccak256", b"abc").return_data == KECCAK_ABC
     # Ethereum's Keccak-256 is not NIST SHA3-256.
@@ -251,7 +251,7 @@ def test_recover_secp256k1_pubkey_unrecoverable(call) -> None:
 
 
 def _eth_address(key: coincurve.PrivateKey) -> bytes:
-    return keccak256_digest(key.public_key.format(compressed=False)[1:])[12:]
+    return keccak256(key.public_key.format(compressed=False)[1:])[12:]
 
 
 @pytest.mark.parametrize("form", ["raw64", "uncompressed65", "compressed33"])
@@ -265,7 +265,7 @@ def test_derive_eth_address(call, form: str) -> None:
     result = call("derive", public_key)
     assert result.value == 0
     assert result.return_data == _eth_address(K1)
-    assert result.return_data == keccak256_digest(uncompressed[1:])[12:]
+    assert result.return_data == keccak256(uncompressed[1:])[12:]
 
 
 def test_derive_eth_address_well_known_vector(call) -> None:

@@ -24,6 +24,7 @@ from supervm.chain.blocks import (
     BlockError,
     BlockHeader,
     decode_block,
+    ordered_trie_root,
     transactions_root,
 )
 from supervm.chain.consensus import ConsensusSettings
@@ -37,7 +38,7 @@ from supervm.chain.pipeline import (
     execute,
     next_base_fee,
 )
-from supervm.chain.receipts import Receipt, receipts_root
+from supervm.chain.receipts import Receipt
 from supervm.chain.store import CONFIG_KEY, ChainStore
 from supervm.chain.transactions import Transaction
 from supervm.errors import SuperVMError
@@ -131,7 +132,7 @@ class Chain:
         header, state, nodes = genesis_block(genesis, storage)
         batch = state.resolved_changes()
         batch += [(TRIE_NODE_PREFIX + h, node) for h, node in nodes.items()]
-        batch += store.block_changes(Block(header, withdrawals=()), [])
+        batch += store.block_changes(Block(header, withdrawals=()), ())
         batch.append((CONFIG_KEY, genesis_file))
         storage.write_batch(batch)
         return cls(kernel, storage, chain_id=genesis.chain_id, scheduler=scheduler)
@@ -204,7 +205,7 @@ class Chain:
             draft,
             state_root=executed.state_root,
             transactions_root=tx_root,
-            receipts_root=receipts_root(executed.receipts),
+            receipts_root=ordered_trie_root(executed.receipt_encodings),
             logs_bloom=executed.logs_bloom,
             gas_used=executed.gas_used,
         )
@@ -270,7 +271,7 @@ class Chain:
                 before += result.gas_used
             _same(header, "gas used", header.gas_used, executed.gas_used)
             roots_started = time.perf_counter()
-            computed_receipts_root = receipts_root(executed.receipts)
+            computed_receipts_root = ordered_trie_root(executed.receipt_encodings)
             roots += time.perf_counter() - roots_started
             _same(header, "receipts root", header.receipts_root, computed_receipts_root)
             _same(header, "logs bloom", header.logs_bloom, executed.logs_bloom)

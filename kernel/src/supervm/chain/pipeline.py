@@ -17,7 +17,7 @@ import attrs
 
 from supervm.chain.blocks import Block, BlockHeader
 from supervm.chain.processor import BlockEnv, TransactionExecutor, TransactionResult
-from supervm.chain.receipts import Receipt, merge_blooms
+from supervm.chain.receipts import Receipt, encode_receipt, merge_blooms
 from supervm.chain.store import ChainStore
 from supervm.chain.transactions import Transaction
 from supervm.execution.interfaces import Scheduler
@@ -70,6 +70,8 @@ class ExecutedBlock:
     :param transactions: the transactions included, in order.
     :param results: their results (rejected transactions are left out).
     :param receipts: their receipts.
+    :param receipt_encodings: the receipts' consensus encodings (made once, for the receipts
+        root and the store).
     :param rejected: the transactions left out, with why.
     :param gas_used: the block's gas.
     :param logs_bloom: the bloom of every log in the block.
@@ -82,6 +84,7 @@ class ExecutedBlock:
     transactions: tuple[Transaction, ...]
     results: tuple[TransactionResult, ...]
     receipts: tuple[Receipt, ...]
+    receipt_encodings: tuple[bytes, ...]
     rejected: tuple[tuple[Transaction, str], ...]
     gas_used: int
     logs_bloom: bytes
@@ -133,6 +136,7 @@ def execute(
             )
         )
     bloom = merge_blooms(r.logs_bloom for r in receipts)
+    encodings = tuple(encode_receipt(r) for r in receipts)
     receipts_at = time.perf_counter()
     accounts, evm, wasm = root_changes(state.changes(), state.peek)
     state_root = root.apply(accounts, evm, wasm_storage=wasm)
@@ -142,6 +146,7 @@ def execute(
         transactions=tuple(included),
         results=tuple(results),
         receipts=tuple(receipts),
+        receipt_encodings=encodings,
         rejected=tuple(rejected),
         gas_used=cumulative,
         logs_bloom=bloom,
@@ -167,6 +172,6 @@ def commit_block(
     """Write the block, its state changes and trie nodes, and the new head in one batch."""
     batch: list[Change] = executed.state.resolved_changes()
     batch += [(TRIE_NODE_PREFIX + h, node) for h, node in executed.nodes.items()]
-    batch += store.block_changes(block, list(executed.receipts), raw=raw)
+    batch += store.block_changes(block, executed.receipt_encodings, raw=raw)
     storage.write_batch(batch)
     executed.state.discard()

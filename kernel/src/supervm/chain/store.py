@@ -24,6 +24,8 @@ effective gas price) follows from the block and its transactions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import rlp
 
 from supervm.chain.blocks import (
@@ -34,8 +36,9 @@ from supervm.chain.blocks import (
     encode_block,
     encode_header,
 )
-from supervm.chain.receipts import Receipt, decode_receipt, encode_receipt
+from supervm.chain.receipts import Receipt, decode_receipt
 from supervm.state.storage import Change, Storage
+from supervm.state.trie import rlp_encode
 
 CANONICAL_PREFIX = b"\x11"
 HEADER_PREFIX = b"\x12"
@@ -119,10 +122,11 @@ class ChainStore:
     # -- writing ------------------------------------------------------------------------------
 
     def block_changes(
-        self, block: Block, receipts: list[Receipt], *, raw: bytes | None = None
+        self, block: Block, receipts: Sequence[bytes], *, raw: bytes | None = None
     ) -> list[Change]:
         """The batch entries that add ``block`` as the new canonical head.
 
+        :param receipts: the block's receipts in their consensus encoding.
         :param raw: the block's RLP, if the caller has it already (an imported block).
         """
         header = block.header
@@ -131,7 +135,7 @@ class ChainStore:
             (CANONICAL_PREFIX + _number(header.number), block_hash),
             (HEADER_PREFIX + block_hash, encode_header(header)),
             (BLOCK_PREFIX + block_hash, raw if raw is not None else encode_block(block)),
-            (RECEIPTS_PREFIX + block_hash, rlp.encode([encode_receipt(r) for r in receipts])),
+            (RECEIPTS_PREFIX + block_hash, rlp_encode(list(receipts))),
             (HEAD_KEY, block_hash),
         ]
         changes += [

@@ -569,5 +569,8 @@ def decode_transaction(raw: bytes, *, chain_id: int | None = None) -> Transactio
     # A canonical encoding is unique, so the input is the encoding the hash is defined over.
     tx.__dict__["hash"] = keccak256(raw)
     tx.__dict__["_signing_digest"] = keccak256(signed_payload)
+    # Kept for block bodies and the transactions root (the key blocks.transaction_encoding
+    # reads): re-encoding costs as much as decoding.
+    tx.__dict__["_encoding"] = bytes(raw)
     validate_transaction(tx, chain_id=chain_id)
     return tx

@@ -22,7 +22,8 @@ the same storage, so that a block and its state are written in one batch.
 
 from __future__ import annotations
 
-from Crypto.Hash import keccak as _keccak
+# Re-exported: world.py and addresses.py import it from here.
+from supervm.crypto import keccak256 as keccak256
 
 #: Prefix of an account's storage slots: ``STORAGE_PREFIX + address + key``.
 STORAGE_PREFIX = b"\x01"
@@ -38,11 +39,6 @@ CODE_HASH_PREFIX = b"\x05"
 ACCOUNT_PREFIXES = (NONCE_PREFIX, BALANCE_PREFIX, CODE_HASH_PREFIX)
 #: World-state keys are below this byte; chain data is at or above it.
 CHAIN_DATA_START = b"\x10"
-
-
-def keccak256(data: bytes) -> bytes:
-    """Ethereum's Keccak-256 (the original Keccak padding, not FIPS SHA3-256)."""
-    return _keccak.new(data=data, digest_bits=256).digest()
 
 
 #: Keccak-256 of no code: the code hash of every account without code.

@@ -18,9 +18,9 @@ from eth_abi.abi import decode, encode, is_encodable
 from eth_abi.exceptions import DecodingError, EncodingError
 from eth_utils.address import to_checksum_address
 
+from supervm.crypto import keccak256
 from supervm.errors import SuperVMError
 from supervm.model import Log
-from supervm.tooling.compilers import keccak_hex
 
 AbiItem = Mapping[str, Any]
 
@@ -52,12 +52,12 @@ def signature(item: AbiItem) -> str:
 def selector(item_or_signature: AbiItem | str) -> bytes:
     """The 4-byte selector of a function or error."""
     sig = item_or_signature if isinstance(item_or_signature, str) else signature(item_or_signature)
-    return bytes.fromhex(keccak_hex(sig.encode())[2:10])
+    return keccak256(sig.encode())[:4]
 
 
 def event_topic(item: AbiItem) -> bytes:
     """topic0 of an event: the Keccak-256 of its signature."""
-    return bytes.fromhex(keccak_hex(signature(item).encode())[2:])
+    return keccak256(signature(item).encode())
 
 
 def _types(params: Sequence[AbiItem]) -> list[str]:

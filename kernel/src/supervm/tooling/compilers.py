@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-from Crypto.Hash import keccak
+
+from supervm.crypto import keccak256
 
 ArtifactKind = Literal["wasm", "evm"]
 
@@ -114,5 +115,5 @@ class Compiler(abc.ABC):
 
 
 def keccak_hex(data: bytes) -> str:
-    """0x-hex Keccak-256 (Ethereum's) of ``data``."""
-    return "0x" + keccak.new(data=data, digest_bits=256).hexdigest()
+    """0x-hex Keccak-256 (Ethereum's) of ``data``: how artifacts record code and source hashes."""
+    return "0x" + keccak256(data).hex()

@@ -11,7 +11,9 @@ from supervm.plugins.registry import CommandRegistry
 
 @hookimpl
 def supervm_register_commands(registry: CommandRegistry) -> None:
-    """Add ``supervm bench erc20``."""
+    """Add ``supervm bench erc20`` and ``supervm bench chain``."""
+    from .chain_cli import chain_command
     from .cli import erc20_command
 
     registry.add_command(erc20_command, group="bench")
+    registry.add_command(chain_command, group="bench")

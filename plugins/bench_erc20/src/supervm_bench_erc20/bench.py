@@ -5,20 +5,25 @@ EVM token is the OpenZeppelin-based Solidity ERC20 (``examples/contracts/erc20-s
 and on py-evm. Every engine deploys with the same constructor arguments, funds the same
 accounts and receives byte-identical calldata; rounds are interleaved so that machine noise
 hits all engines alike, and the best round of each is kept.
+
+Both contracts are compiled from this package's copies (``contracts/``, package data; the tests
+check they equal ``examples/``), so the benchmark runs from an installed wheel too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
 from eth_abi.abi import encode
 from supervm import Artifact, CompileSettings, Kernel, SuperVMError, load_artifact
 from supervm.cli.compile import compile_paths
+from supervm.tooling.package_data import package_dir
 
 from .engines import (
     Engine,
@@ -29,9 +34,9 @@ from .engines import (
     transfer_calldata,
 )
 
-ROOT = Path(__file__).resolve().parents[4]
-WASM_EXAMPLE = ROOT / "examples" / "contracts" / "erc20-as"
-EVM_EXAMPLE = ROOT / "examples" / "contracts" / "erc20-sol"
+#: The contracts' directories in this package's ``contracts/`` (package data).
+WASM_CONTRACT = "erc20-as"
+EVM_CONTRACT = "erc20-sol"
 DEPLOYER = bytes.fromhex("de9107e7de9107e7de9107e7de9107e7de9107e7")
 FUNDING = 10**24
 
@@ -60,12 +65,20 @@ class ArtifactError(SuperVMError):
     """The benchmark's contracts could not be built or found."""
 
 
+@contextlib.contextmanager
+def contract_sources() -> Iterator[tuple[Path, Path]]:
+    """The AssemblyScript and the Solidity ERC20's source directories, from package data."""
+    with package_dir("supervm_bench_erc20", "contracts") as contracts:
+        yield contracts / WASM_CONTRACT, contracts / EVM_CONTRACT
+
+
 def build_artifacts(kernel: Kernel, out: Path) -> tuple[Artifact, Artifact]:
-    """Compile the two example ERC20s; returns ``(wasm, evm)`` artifacts."""
+    """Compile the two ERC20s; returns ``(wasm, evm)`` artifacts."""
     known = frozenset((f.module, f.name) for f in kernel.host_functions())
     settings = CompileSettings(optimize=True, known_imports=known)
     registry = kernel.compilers()
-    written = compile_paths(registry, (WASM_EXAMPLE, EVM_EXAMPLE), settings, out)
+    with contract_sources() as sources:
+        written = compile_paths(registry, sources, settings, out)
     artifacts = [load_artifact(p) for p in written]
     wasm = [a for a in artifacts if a.kind == "wasm" and "erc20" in a.name.lower()]
     evm = [a for a in artifacts if a.kind == "evm" and "erc20" in a.name.lower()]

@@ -1,19 +1,22 @@
 """``supervm bench parallel``: serial vs parallel execution of token-transfer blocks.
 
 The workload of the Block-STM paper: transfers between random distinct accounts out of 2 to
-10,000, in blocks of 1,000 and 10,000 transactions, on the AssemblyScript ERC20. Serial and
-parallel runs start from identical states and must end in identical ones.
+10,000, in blocks of 1,000 and 10,000 transactions, on the AssemblyScript ERC20 (compiled from
+this package's copy of ``examples/contracts/erc20-as``, package data, so that the benchmark runs
+from an installed wheel). Serial and parallel runs start from identical states and must end in
+identical ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -33,13 +36,14 @@ from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.cli.compile import compile_paths
 from supervm.cli.state import kernel_state
 from supervm.tooling.abi import selector
+from supervm.tooling.package_data import package_dir
 
 from .costs import MAIN_HANDED, MAIN_OWN, WORKER_HANDED, WORKER_OTHER, ceiling, measure_costs
 from .graph import from_results
 from .scheduler import DEFAULT_CHUNK, ParallelScheduler
 
-ROOT = Path(__file__).resolve().parents[4]
-TOKEN_SOURCE = ROOT / "examples" / "contracts" / "erc20-as"
+#: The token's source directory in this package's ``contracts/`` (package data).
+TOKEN_CONTRACT = "erc20-as"
 DEPLOYER = bytes.fromhex("de9107e7de9107e7de9107e7de9107e7de9107e7")
 TRANSFER = selector("transfer(address,uint256)")
 GAS = 1_000_000
@@ -125,12 +129,19 @@ class Workload:
         return calls
 
 
+@contextlib.contextmanager
+def token_source() -> Iterator[Path]:
+    """The AssemblyScript ERC20's source directory, from package data."""
+    with package_dir("supervm_scheduler_parallel", "contracts", TOKEN_CONTRACT) as source:
+        yield source
+
+
 def build_token(kernel: Kernel) -> bytes:
     """Compile the AssemblyScript ERC20 and return its module."""
     known = frozenset((f.module, f.name) for f in kernel.host_functions())
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, token_source() as source:
         written = compile_paths(
-            kernel.compilers(), (TOKEN_SOURCE,), CompileSettings(known_imports=known), Path(tmp)
+            kernel.compilers(), (source,), CompileSettings(known_imports=known), Path(tmp)
         )
         artifacts = [load_artifact(p) for p in written]
     return next(a.bytecode for a in artifacts if a.kind == "wasm")

@@ -16,9 +16,9 @@ import coincurve
 import nacl.exceptions
 import nacl.signing
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
-from Crypto.Hash import keccak as _keccak
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 from supervm import HostFunction
+from supervm.crypto import keccak256 as _keccak256  # this module's keccak256: the host function
 
 from .abi import host_function
 from .frame import Frame
@@ -40,11 +40,6 @@ HASH_WORD_GAS = {"sha256": 12, "keccak256": 6}
 ED25519_BYTE_GAS = 1
 
 
-def keccak256_digest(data: bytes) -> bytes:
-    """Ethereum's Keccak-256 (not NIST SHA3-256)."""
-    return _keccak.new(data=data, digest_bits=256).digest()
-
-
 def _words(length: int) -> int:
     return (length + 31) // 32
 
@@ -57,7 +52,7 @@ def sha256(frame: Frame, ptr: int, length: int, out_ptr: int) -> int:
 
 def keccak256(frame: Frame, ptr: int, length: int, out_ptr: int) -> int:
     frame.charge(HASH_WORD_GAS["keccak256"] * _words(length))
-    frame.write(out_ptr, keccak256_digest(frame.read(ptr, length)))
+    frame.write(out_ptr, _keccak256(frame.read(ptr, length)))
     return 0
 
 
@@ -131,7 +126,7 @@ def derive_eth_address(frame: Frame, pubkey_ptr: int, pubkey_len: int, out_ptr: 
         point = coincurve.PublicKey(raw).format(compressed=False)[1:]
     except (ValueError, TypeError):
         return MALFORMED
-    frame.write(out_ptr, keccak256_digest(point)[12:])
+    frame.write(out_ptr, _keccak256(point)[12:])
     return 0
 
 
