@@ -30,13 +30,13 @@ from supervm.chain import (
     encode_block,
     encode_receipt,
     encode_transaction,
-    keccak256,
     logs_bloom,
     receipts_root,
     sign_transaction,
     transactions_root,
 )
 from supervm.chain.receipts import _item_bits
+from supervm.crypto import keccak256
 from supervm.model import Log
 
 TOKEN = b"\xee" * 20

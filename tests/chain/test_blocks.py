@@ -34,7 +34,6 @@ from supervm.chain import (
     encode_transaction,
     encode_withdrawal,
     intrinsic_gas,
-    keccak256,
     ommers_hash,
     ordered_trie_root,
     sign_transaction,
@@ -42,6 +41,7 @@ from supervm.chain import (
     validate_transaction,
     withdrawals_root,
 )
+from supervm.crypto import keccak256
 from trie import HexaryTrie
 
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")

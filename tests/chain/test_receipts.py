@@ -22,11 +22,11 @@ from supervm.chain import (
     bloom_contains,
     decode_receipt,
     encode_receipt,
-    keccak256,
     logs_bloom,
     merge_blooms,
     receipts_root,
 )
+from supervm.crypto import keccak256
 from supervm.model import Log
 from trie import HexaryTrie
 

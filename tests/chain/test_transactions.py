@@ -26,11 +26,11 @@ from supervm.chain import (
     effective_tip,
     encode_transaction,
     intrinsic_gas,
-    keccak256,
     sign_transaction,
     signing_hash,
     validate_transaction,
 )
+from supervm.crypto import keccak256
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from timeit import timeit
 
 import rlp
+from supervm.crypto import _public_keccak256 as _slow_keccak
 from supervm.state import Account, StateRoot, keccak256, rlp_encode
-from supervm.state.trie import _new_keccak, _slow_keccak
+from supervm.state.trie import _new_keccak
 from trie import HexaryTrie
 
 N_ACCOUNTS = 10_000

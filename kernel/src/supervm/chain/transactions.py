@@ -20,7 +20,6 @@ from typing import Any, Final, TypeAlias
 import attrs
 import coincurve
 import rlp
-from Crypto.Hash import keccak
 
 from supervm.chain.rlp_reader import (
     Item,
@@ -32,6 +31,7 @@ from supervm.chain.rlp_reader import (
     uint_field,
 )
 from supervm.chain.rlp_reader import uint_bytes as _uint_bytes
+from supervm.crypto import keccak256
 from supervm.errors import SuperVMError
 
 LEGACY_TX_TYPE: Final = 0
@@ -72,11 +72,6 @@ AccessList: TypeAlias = tuple[tuple[bytes, tuple[bytes, ...]], ...]
 
 class TransactionError(SuperVMError):
     """A transaction is malformed, badly signed or can never be valid under the Cancun rules."""
-
-
-def keccak256(data: bytes) -> bytes:
-    """Ethereum's Keccak-256 of ``data``."""
-    return keccak.new(data=data, digest_bits=256).digest()
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -30,13 +30,11 @@ a root hash and a ``get_node(hash) -> bytes | None`` callable, loading nodes as 
 
 from __future__ import annotations
 
-import importlib
-import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-from Crypto.Hash import keccak as _keccak_mod
+from supervm.crypto import Keccak256, keccak256, keccak256_hasher
 
 __all__ = [
     "EMPTY_ROOT",
@@ -54,82 +52,13 @@ __all__ = [
 
 NodeLookup: TypeAlias = Callable[[bytes], bytes | None]
 RlpItem: TypeAlias = bytes | Sequence["RlpItem"]
-Keccak: TypeAlias = Callable[[bytes], bytes]
+Keccak: TypeAlias = Keccak256
 
 
 # --- keccak -----------------------------------------------------------------------------------
 
-
-def _slow_keccak(data: bytes) -> bytes:
-    return _keccak_mod.new(data=data, digest_bits=256).digest()
-
-
-def _raw_keccak_factory() -> Callable[[], Keccak] | None:
-    """A maker of fast keccak-256 functions, each with its own reusable C state, or None.
-
-    ``keccak.new(...).digest()`` spends most of its ~4-5 µs building Python objects around three
-    C calls; calling pycryptodome's raw library directly on a state that is reset between
-    messages costs ~1.3 µs. pycryptodome does not document that library, so this is checked once
-    against the public API and anything unexpected means the public API is used instead.
-    """
-    try:
-        raw_api = importlib.import_module("Crypto.Util._raw_api")
-        if getattr(raw_api, "backend", None) != "cffi":
-            return None
-        ffi: Any = raw_api.ffi
-        lib: Any = getattr(_keccak_mod, "_raw_keccak_lib")  # noqa: B009 - private, untyped
-        reset, absorb, digest, buffer = (
-            lib.keccak_reset,
-            lib.keccak_absorb,
-            lib.keccak_digest,
-            ffi.buffer,
-        )
-
-        def make() -> Keccak:
-            holder = ffi.new("void **")
-            if lib.keccak_init(holder, 64, 24) != 0:
-                raise MemoryError("keccak_init failed")
-            state = ffi.gc(holder[0], lib.keccak_destroy)
-            out = ffi.new("uint8_t[32]")
-            view = buffer(out)  # made once: slicing it copies the digest out as bytes
-
-            def fast(data: bytes) -> bytes:
-                reset(state)
-                absorb(state, data, len(data))
-                digest(state, out, 32, 1)
-                return view[:]  # type: ignore[no-any-return]
-
-            return fast
-
-        probe_fn = make()
-        for probe in (b"", b"abc", bytes(range(256)) * 3, b"x" * 135, b"y" * 136):
-            if probe_fn(probe) != _slow_keccak(probe):
-                return None
-        return make
-    except Exception:  # any surprise in a private API means: use the public one
-        return None
-
-
-_RAW_KECCAK = _raw_keccak_factory()
-
-
-def _new_keccak() -> Keccak:
-    """A keccak-256 function for one thread's use. The fast one keeps C state that cffi works on
-    with the GIL released, so threads must not share it: each trie operation makes its own."""
-    return _slow_keccak if _RAW_KECCAK is None else _RAW_KECCAK()
-
-
-_tls = threading.local()
-
-
-def keccak256(data: bytes | bytearray | memoryview) -> bytes:
-    """Keccak-256 (Ethereum's, not SHA3-256) of ``data``; safe to call from any thread."""
-    try:
-        fn: Keccak = _tls.keccak
-    except AttributeError:
-        fn = _tls.keccak = _new_keccak()
-    # The raw C call takes bytes only; the trie's hot paths hash bytes and skip this check.
-    return fn(data if data.__class__ is bytes else bytes(data))
+#: A keccak-256 function for one thread's use (the trie's hot paths take one per operation).
+_new_keccak = keccak256_hasher
 
 
 #: keccak(rlp(b"")): the root of a trie with no entries.
