@@ -68,11 +68,14 @@ class BuiltBlock:
     :param block: the block.
     :param receipts: its receipts, in transaction order.
     :param executed: what executing it produced (results, rejected transactions).
+    :param deferred: transactions left for a later block because their gas limits did not fit
+        the room left in this one.
     """
 
     block: Block
     receipts: tuple[Receipt, ...]
     executed: ExecutedBlock
+    deferred: tuple[Transaction, ...] = ()
 
 
 class Chain:
@@ -167,9 +170,10 @@ class Chain:
     ) -> BuiltBlock:
         """Execute ``transactions`` on the head, make the next block and commit it.
 
-        Transactions are taken in order while their gas limits fit the block's; those that
-        cannot be included (a wrong nonce, too little balance) are left out and reported in
-        ``executed.rejected``. The consensus engine prepares the header and seals it with
+        Transactions are taken in order while their gas limits fit the block's (the others are
+        returned as ``deferred``: the gas they will use is known only once they run, so the
+        block reserves their whole limit); those that cannot be included (a wrong nonce, too
+        little balance) are left out and reported in ``executed.rejected``. The consensus engine prepares the header and seals it with
         ``key`` (the sealer's private key; the dev engine needs none).
         """
         parent = self._head
@@ -177,11 +181,14 @@ class Chain:
             timestamp = parent.timestamp + 1
         limit = gas_limit if gas_limit is not None else parent.gas_limit
         chosen: list[Transaction] = []
+        deferred: list[Transaction] = []
         room = limit
         for tx in transactions:
             if tx.gas <= room:
                 chosen.append(tx)
                 room -= tx.gas
+            else:
+                deferred.append(tx)
         draft = BlockHeader(
             parent_hash=parent.hash,
             coinbase=coinbase,
@@ -213,7 +220,7 @@ class Chain:
         header = self.consensus.seal(header, key)
         block = Block(header, executed.transactions, withdrawals=())
         self._commit(block, executed, roots=roots)
-        return BuiltBlock(block, executed.receipts, executed)
+        return BuiltBlock(block, executed.receipts, executed, tuple(deferred))
 
     # -- importing ----------------------------------------------------------------------------
 

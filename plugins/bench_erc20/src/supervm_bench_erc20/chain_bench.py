@@ -7,8 +7,8 @@ is ``n`` signed transfers, each account sending to the next:
 - **build**: the builder takes the transfers as a node's mempool holds them (decoded, senders
   recovered) and executes, makes receipts, the state root and every other root, and commits;
 - **import**: a second chain, which imported blocks 1 and 2, receives the block's RLP and
-  decodes it, recovers the senders (on threads: libsecp256k1 runs without the GIL), re-executes
-  it, checks every root and commits;
+  decodes it, recovers the senders (``--threads``; measured: threads gain nothing, coincurve
+  holds the GIL), re-executes it, checks every root and commits;
 - **bare**: the same transfers' calldata run straight on the WASM backend, without a chain
   (``bench erc20``'s WASM row).
 
@@ -109,8 +109,8 @@ def _signed(key: bytes, nonce: int, to: bytes | None, data: bytes, gas: int) -> 
     return tx
 
 
-def recover_senders(transactions: Sequence[Transaction], threads: int = 2) -> None:
-    """Recover every sender, on ``threads`` threads (coincurve releases the GIL)."""
+def recover_senders(transactions: Sequence[Transaction], threads: int = 1) -> None:
+    """Recover every sender, on ``threads`` threads."""
 
     def recover(chunk: Sequence[Transaction]) -> None:
         for tx in chunk:
@@ -131,7 +131,7 @@ def _open(kernel: Kernel, backend: str, where: Path) -> Storage:
 def run(
     n: int = 10_000,
     storage: str = "lmdb",
-    threads: int = 2,
+    threads: int = 1,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> ChainReport:
     """Build and import one block of ``n`` transfers among ``n`` accounts; see the module doc."""

@@ -28,7 +28,7 @@ _STEPS = (
     show_default=True,
     help="Storage backend of both chains.",
 )
-@click.option("--threads", default=2, show_default=True, help="Threads for sender recovery.")
+@click.option("--threads", default=1, show_default=True, help="Threads for sender recovery.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 def chain_command(n: int, storage: str, threads: int, as_json: bool) -> None:
     """Block building and import against the bare contract calls, in one run."""
