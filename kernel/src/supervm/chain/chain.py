@@ -173,8 +173,9 @@ class Chain:
         Transactions are taken in order while their gas limits fit the block's (the others are
         returned as ``deferred``: the gas they will use is known only once they run, so the
         block reserves their whole limit); those that cannot be included (a wrong nonce, too
-        little balance) are left out and reported in ``executed.rejected``. The consensus engine prepares the header and seals it with
-        ``key`` (the sealer's private key; the dev engine needs none).
+        little balance) are left out and reported in ``executed.rejected``. The consensus
+        engine prepares the header and seals it with ``key`` (the sealer's private key; the dev
+        engine needs none).
         """
         parent = self._head
         if timestamp <= parent.timestamp:
