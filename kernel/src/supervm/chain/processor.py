@@ -26,10 +26,17 @@ import attrs
 from supervm.chain.transactions import Transaction, effective_gas_price, intrinsic_gas
 from supervm.errors import CallError, ModuleError, UnknownImplementationError
 from supervm.execution.dispatch import Dispatcher
-from supervm.execution.interfaces import VMSettings
+from supervm.execution.interfaces import ExecutorSpec, VMSettings
 from supervm.execution.wasm_binary import WasmFormatError, split_create_data
-from supervm.model import ErrorKind, ExecutionContext, ExecutionError, ExecutionResult
+from supervm.model import (
+    ErrorKind,
+    ExecutionContext,
+    ExecutionError,
+    ExecutionResult,
+    positional_pickle,
+)
 from supervm.state.addresses import create_address
+from supervm.state.keys import code_hash_key
 from supervm.state.overlay import StateOverlay
 from supervm.state.world import MAX_NONCE, WorldState
 
@@ -66,6 +73,7 @@ class BlockEnv:
     prev_randao: bytes = bytes(32)
 
 
+@positional_pickle
 @attrs.frozen
 class TransactionResult(ExecutionResult):
     """What executing a transaction produced, as its receipt reports it.
@@ -101,6 +109,7 @@ class TransactionExecutor:
         self._settings = settings
         self.env = env
         self.dispatcher = Dispatcher(kernel, settings)
+        self._codes: dict[bytes, bytes] = {}
 
     @property
     def kernel(self) -> Kernel:
@@ -111,6 +120,11 @@ class TransactionExecutor:
     def settings(self) -> VMSettings | None:
         """The VM settings contracts run with (``None``: the defaults)."""
         return self._settings
+
+    def spec(self) -> ExecutorSpec:
+        """How a worker process builds this executor again: the block's environment and the
+        VM settings, both plain records."""
+        return ExecutorSpec(TransactionExecutor, (self.env, self._settings))
 
     def __call__(self, tx: Transaction, state: StateOverlay, /) -> TransactionResult:
         if not isinstance(state, WorldState):
@@ -222,9 +236,15 @@ class TransactionExecutor:
     def _call(self, tx: Transaction, to: bytes, state: WorldState, gas: int) -> ExecutionResult:
         if tx.value:
             state.transfer(tx.sender, to, tx.value)
-        code = state.code(to)
-        if not code:
+        code_hash = state.get(code_hash_key(to))
+        if code_hash is None:
             return _EMPTY  # a plain value transfer
+        # Code never changes under its hash: keep one bytes object per contract, whose hash
+        # Python then caches (the module cache is keyed by the code, often 10 KB or more).
+        code = self._codes.get(code_hash)
+        if code is None:
+            code = state.code_by_hash(code_hash) or b""
+            self._codes[code_hash] = code
         try:
             backend = self.dispatcher.backend_for(code)
             return backend.execute(

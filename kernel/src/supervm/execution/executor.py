@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from supervm.errors import CallError, ModuleError, UnknownImplementationError
-from supervm.execution.interfaces import ExecutionBackend, VMSettings
+from supervm.execution.interfaces import ExecutionBackend, ExecutorSpec, VMSettings
 from supervm.model import Call, ErrorKind, ExecutionError, ExecutionResult
 from supervm.state.overlay import StateOverlay
 
@@ -32,6 +32,10 @@ class CallExecutor:
     def settings(self) -> VMSettings | None:
         """The VM settings calls run with (``None``: the defaults)."""
         return self._settings
+
+    def spec(self) -> ExecutorSpec:
+        """How a worker process builds this executor again: ``CallExecutor(kernel, settings)``."""
+        return ExecutorSpec(CallExecutor, (self._settings,))
 
     def __call__(self, call: Call, state: StateOverlay, /) -> ExecutionResult:
         try:

@@ -98,6 +98,18 @@ class Executor(Protocol[Item_contra]):
 
     Schedulers call it and may use what it declares here, nothing else: :attr:`kernel` and
     :attr:`settings` let a parallel scheduler build the same executor in a worker process.
+
+    **Rebuilding in another process.** An executor may also have a method ``spec()`` returning
+    an :class:`ExecutorSpec` (see :class:`RebuildableExecutor`): a picklable record of how to
+    build an executor that behaves exactly like it, given the other process's kernel. A
+    parallel scheduler ships the spec (plain pickle) to its workers and runs
+    ``spec.rebuild(kernel)`` there; an executor without ``spec()`` can only be run in
+    parallel on :class:`~supervm.model.Call` items, for which workers use
+    ``kernel.executor(settings)``. The kernel's :class:`~supervm.execution.executor.CallExecutor`
+    and :class:`~supervm.chain.processor.TransactionExecutor` (whose spec carries the block's
+    :class:`~supervm.chain.processor.BlockEnv`) have one. The spec names its factory by
+    import path, so it must be a module-level callable that the worker (which loads the
+    installed plugins, nothing else) can import.
     """
 
     @property
@@ -110,6 +122,34 @@ class Executor(Protocol[Item_contra]):
 
     def __call__(self, item: Item_contra, state: StateOverlay, /) -> ExecutionResult:
         """Execute ``item`` on ``state``; a bad item becomes a failed result, never a raise."""
+
+
+@attrs.frozen
+class ExecutorSpec:
+    """How to build an executor again in another process: ``factory(kernel, *args)``.
+
+    Plain data, so that it pickles: the factory travels by its import path (a class or a
+    module-level function), the arguments by value (settings, a block's environment). Specs
+    compare by value, so a scheduler ships one to its workers only when it changed.
+
+    :param factory: builds the executor from a kernel and ``args``.
+    :param args: the factory's arguments after the kernel.
+    """
+
+    factory: Callable[..., Executor[Any]]
+    args: tuple[Any, ...] = ()
+
+    def rebuild(self, kernel: Kernel) -> Executor[Any]:
+        """The executor this spec describes, on ``kernel``."""
+        return self.factory(kernel, *self.args)
+
+
+class RebuildableExecutor(Executor[Item_contra], Protocol[Item_contra]):
+    """An :class:`Executor` that says how to build it again elsewhere (see :class:`Executor`)."""
+
+    def spec(self) -> ExecutorSpec:
+        """A picklable description from which :meth:`ExecutorSpec.rebuild` makes an executor
+        that executes every item exactly as this one does."""
 
 
 @attrs.frozen

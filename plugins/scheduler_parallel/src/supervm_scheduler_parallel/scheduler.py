@@ -16,6 +16,13 @@ How a block runs (see ``docs/parallel.md``):
    the block to serial.
 4. The block is committed in one batch.
 
+Items other than :class:`~supervm.model.Call` records (signed transactions, executed by
+:class:`~supervm.chain.processor.TransactionExecutor`) run the same way when the executor can
+be rebuilt in a worker (``executor.spec()``, see
+:class:`~supervm.execution.interfaces.Executor`): the spec and the block state's class travel
+once per change, the items pickled per chunk, and workers record each item's read keys, since
+such results carry no read set (:func:`~.worker.execute_items`).
+
 Whatever the conflicts, crashes or stale replicas, the committed state and every result equal
 the serial scheduler's: a result is only ever accepted when its inputs were the serial inputs.
 """
@@ -40,9 +47,10 @@ from typing import Any
 import attrs
 from supervm import BlockResult, Call, ExecutionResult, Scheduler, SchedulerSettings, StateOverlay
 from supervm.builtins.scheduler_serial import SerialScheduler
-from supervm.execution.interfaces import Executor
+from supervm.execution.executor import CallExecutor
+from supervm.execution.interfaces import Executor, ExecutorSpec
 from supervm.execution.snapshot import gc_paused
-from supervm.state.overlay import Pending
+from supervm.state.overlay import AddU256, Pending
 from supervm.state.storage import Change, Storage
 
 from . import worker
@@ -68,7 +76,41 @@ PROBE_EVERY = 8
 #: Blocks smaller than this many chunks run serially: there is nothing to overlap.
 MIN_CHUNKS = 2
 START_TIMEOUT = 120.0
+#: Blocks whose statistics are kept (``ParallelScheduler.stats``): a node runs for months.
+STATS_KEPT = 1024
 _LOST = None  # a chunk whose worker died or failed: the scheduling process executes it
+
+#: What a worker executes with: an executor spec, and the class of the block state (its
+#: chunks run on overlays of that class: a transaction needs a ``WorldState``).
+ExecutorKey = tuple[ExecutorSpec, type[StateOverlay]]
+
+
+def _calls_key(settings: Any) -> ExecutorKey:
+    """What a new worker executes with: ``kernel.executor(settings)``, on plain overlays."""
+    return ExecutorSpec(CallExecutor, (settings,)), StateOverlay
+
+
+def executor_key(executor: Executor[Any], state: StateOverlay, calls: bool) -> ExecutorKey | None:
+    """How workers rebuild ``executor`` for a block on ``state``; ``None`` if they cannot.
+
+    An executor with ``spec()`` says so itself. Without one, calls run on the kernel's call
+    executor with the same settings (as they always have); other items cannot be rebuilt.
+    """
+    spec = getattr(executor, "spec", None)
+    if spec is not None:
+        made = spec()
+        if isinstance(made, ExecutorSpec):
+            return made, type(state)
+    return (_calls_key(executor.settings)[0], type(state)) if calls else None
+
+
+def _executor_message(key: ExecutorKey) -> tuple[str, bytes] | None:
+    """The message that gives workers ``key``'s executor; ``None`` if it does not pickle."""
+    try:
+        return "executor", pickle.dumps(key, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # a local class or function, a lambda: nothing a worker can load
+        log.warning("parallel scheduler runs a block serially: its executor spec: %s", exc)
+        return None
 
 
 @attrs.frozen
@@ -111,6 +153,8 @@ class _Worker:
     inflight: list[int] = attrs.field(factory=list)
     alive: bool = True
     codes: set[int] = attrs.field(factory=set)
+    #: What the worker executes with now (:data:`ExecutorKey`).
+    executor: ExecutorKey | None = None
 
 
 class ParallelScheduler(Scheduler):
@@ -140,15 +184,20 @@ class ParallelScheduler(Scheduler):
         self._epoch = 0
         self._storage_ref: Callable[[], Storage | None] | None = None
         self._storage_count = 0
-        self._last_changes: list[Change] | None = None
+        #: What replicas one epoch behind lack: the last block's changes (a list), or, after
+        #: serial blocks the workers did not see, those of several blocks (a dict).
+        self._last_changes: list[Change] | dict[bytes, bytes | None] | None = None
         self._block = 0
         self._hot_streak = 0
         self._code_ids: dict[bytes, int] = {}
-        self.stats: list[BlockStats] = []
+        #: The most recent blocks' statistics, oldest first (option ``stats_kept`` of them).
+        self.stats: deque[BlockStats] = deque(
+            maxlen=max(1, int(options.get("stats_kept", STATS_KEPT)))
+        )
 
     # -- pool ----------------------------------------------------------------------------------
 
-    def _ensure_pool(self, executor: Executor[Call]) -> bool:
+    def _ensure_pool(self, executor: Executor[Any]) -> bool:
         """Start (or restart) the workers; ``False`` if this executor cannot be parallelised."""
         expected = worker.fingerprint(executor.kernel, executor.settings)
         if self._pool_key is not None and self._pool_key != expected:
@@ -184,7 +233,7 @@ class ParallelScheduler(Scheduler):
                 log.warning("parallel scheduler runs serially: %s", self._disabled)
                 self._stop_pool()
                 return False
-            self._pool.append(_Worker(process, parent))
+            self._pool.append(_Worker(process, parent, executor=_calls_key(executor.settings)))
         return True
 
     def _stop_pool(self) -> None:
@@ -249,14 +298,15 @@ class ParallelScheduler(Scheduler):
             if w.synced == want:
                 continue
             if w.synced == (sid, self._epoch - 1) and self._last_changes is not None:
-                w.conn.send(("delta", self._last_changes))
+                delta = self._last_changes
+                w.conn.send(("delta", list(delta.items()) if type(delta) is dict else delta))
             else:
                 if full is None:
                     full = list(storage.iterate())
                 w.conn.send(("full", full))
             w.synced = want
 
-    def prepare(self, storage: Storage, executor: Executor[Call]) -> bool:
+    def prepare(self, storage: Storage, executor: Executor[Any]) -> bool:
         """Start the workers and sync their replicas now (benchmarks keep this out of timing).
 
         Returns whether blocks on this executor will run in parallel.
@@ -274,58 +324,92 @@ class ParallelScheduler(Scheduler):
     ) -> BlockResult:
         """Execute ``items`` optimistically in parallel on ``state``; see the module doc.
 
-        Workers mirror ``state``'s storage, so a state that already holds buffered changes, or
-        items other than :class:`~supervm.model.Call` records, run serially.
+        Workers mirror ``state``'s storage, so a state that already holds buffered changes runs
+        serially, and so do items other than :class:`~supervm.model.Call` records when the
+        executor has no ``spec()`` to be rebuilt from in the workers.
         """
         started = time.perf_counter()
         n = len(items)
         storage = state.base
-        calls: Sequence[Call] = items
+        calls_only = all(type(item) is Call for item in items)
+        key = executor_key(executor, state, calls_only)
+        message: tuple[str, bytes] | None = None
         # After a block that was one hot spot, speculation would mostly be wasted: run serially,
         # trying speculation again every PROBE_EVERY blocks in case the load changed.
         cooling = self._hot_streak > 0 and self._hot_streak % PROBE_EVERY != 0
         if cooling:
             self._hot_streak += 1
+        clean = not state.depth and not state.changes()
         if (
             self._disabled is not None
             or cooling
             or n < MIN_CHUNKS * self.chunk_size
-            or state.depth
-            or state.changes()
-            or not all(type(item) is Call for item in items)
+            or not clean
+            or key is None
+            or (message := _executor_message(key)) is None
             or not self._ensure_pool(executor)
         ):
             result = SerialScheduler().run_block(items, state, executor)
             self._record(BlockStats(n, n, 0, 0, n, 0, 0, 0, 0, 0, time.perf_counter() - started))
-            self._forget(storage)
+            if clean and self._pool:
+                self._advance(storage, _net_changes(state), merge=True)
+            else:
+                self._forget(storage)
             return result
         with gc_paused():
             self._settle()
             self._sync(storage)
             self._block += 1
-            run = _BlockRun(self, calls, executor, state)
+            assert key is not None and message is not None
+            run = _BlockRun(self, items, executor, state, key, calls_only, message)
             results = None
-            if all(c.access_list is not None for c in calls):
+            if calls_only and all(c.access_list is not None for c in items):
                 results = run.execute_waves()
                 if results is None:  # a call touched keys it did not declare: plan anew
                     self._settle()
                     self._block += 1
                     state.discard()
-                    run = _BlockRun(self, calls, executor, state)
+                    run = _BlockRun(self, items, executor, state, key, calls_only, message)
             if results is None:
                 results = run.execute()
             # The caller commits these; the replicas are sent them next block. (Should the caller
             # not commit, replicas lag, and validation, which trusts no replica, re-executes.)
             changes = run.state.resolved_changes()
-        self._last_changes = changes
-        self._epoch += 1
-        for w in self._pool:  # replicas now lag by exactly this block's changes
-            if w.synced == (self._storage_count, self._epoch - 1):
-                continue
-            w.synced = None
+        self._advance(storage, changes)
         self._hot_streak = self._hot_streak + 1 if run.hot else 0
         self._record(run.stats(time.perf_counter() - started))
         return BlockResult.of(results)
+
+    def _advance(
+        self,
+        storage: Storage,
+        changes: list[Change] | dict[bytes, bytes | None],
+        *,
+        merge: bool = False,
+    ) -> None:
+        """After a block on a clean state of ``storage`` that changed ``changes``.
+
+        Replicas that held the block's pre-state now lag by exactly ``changes``: they are sent
+        those at the next sync, not the whole storage. With ``merge`` (a serial block, before
+        which nothing was synced), replicas still one block behind lag by both blocks' changes,
+        merged in place (a value written again is harmless to a replica that had it), so that a
+        chain's small blocks, which run serially, never cost the next parallel block a full copy
+        (a chain's storage holds far more than its state). Should the caller not commit the
+        changes, replicas are wrong, which validation, trusting no replica, turns into
+        re-executions.
+        """
+        sid = self._storage_serial(storage)
+        current, behind = (sid, self._epoch), (sid, self._epoch - 1)
+        keep: tuple[tuple[int, int], ...] = (current,)
+        carried = self._last_changes
+        if merge and carried is not None and any(w.synced == behind for w in self._pool):
+            merged = carried if type(carried) is dict else dict(carried)
+            merged.update(changes.items() if type(changes) is dict else changes)
+            changes, keep = merged, (current, behind)
+        self._epoch += 1
+        for w in self._pool:
+            w.synced = current if w.synced in keep else None  # lags by ``changes`` now
+        self._last_changes = changes
 
     def _forget(self, storage: Storage) -> None:
         """After a block the workers did not see: their replicas need a full sync."""
@@ -367,6 +451,16 @@ class _Encoded:
         return self._results
 
 
+def _net_changes(state: StateOverlay) -> dict[bytes, bytes | None]:
+    """What committing ``state`` would write, additions worked out (unsorted, unlike
+    :meth:`StateOverlay.resolved_changes`: a replica needs no order)."""
+    get = state.base.get
+    return {
+        key: value.onto(get(key)) if type(value) is AddU256 else value  # type: ignore[misc]
+        for key, value in state.changes().items()
+    }
+
+
 def _decoded(results: list[ExecutionResult | _Encoded]) -> list[ExecutionResult]:
     out: list[ExecutionResult] = []
     for item in results:
@@ -392,14 +486,22 @@ class _BlockRun:
     def __init__(
         self,
         scheduler: ParallelScheduler,
-        calls: Sequence[Call],
-        executor: Executor[Call],
+        calls: Sequence[Any],
+        executor: Executor[Any],
         state: StateOverlay,
+        key: ExecutorKey | None = None,
+        calls_only: bool = True,
+        message: tuple[str, bytes] | None = None,
     ) -> None:
         self.s = scheduler
+        #: The block's items: calls, or (``calls_only`` false) anything the executor runs.
         self.calls = calls
         self.executor = executor
         self.state = state
+        self.calls_only = calls_only
+        #: What the workers must execute with, and the message that tells them.
+        self.key = key if key is not None else _calls_key(executor.settings)
+        self._key_message = message
         size = scheduler.chunk_size
         self.starts = list(range(0, len(calls), size))
         self.next_chunk = 0
@@ -461,9 +563,31 @@ class _BlockRun:
         self.next_chunk += 1
         self._send_chunk(w, start, self.calls[start : start + self.s.chunk_size])
 
-    def _send_chunk(self, w: _Worker, start: int, calls: Sequence[Call]) -> None:
+    def _send_chunk(self, w: _Worker, start: int, calls: Sequence[Any]) -> None:
         """Send ``calls`` to ``w`` as the chunk keyed ``start``; lose the worker on failure."""
         self.handed_out += 1
+        try:
+            if w.executor is not self.key:
+                if w.executor != self.key:  # a new block environment, say: rebuild it there
+                    if self._key_message is None:
+                        blob = pickle.dumps(self.key, pickle.HIGHEST_PROTOCOL)
+                        self._key_message = ("executor", blob)
+                    w.conn.send(self._key_message)
+                w.executor = self.key
+            if not self.calls_only:
+                try:
+                    blob = pickle.dumps(list(calls), pickle.HIGHEST_PROTOCOL)
+                except Exception:  # items no worker could load: this process runs them
+                    log.debug("a chunk's items do not pickle; they run here", exc_info=True)
+                    self.outcomes[start] = _LOST
+                    return
+                w.conn.send(("items", self.s._block, start, blob))
+                w.inflight.append(start)
+                return
+        except OSError:
+            self._lose(w)
+            self.outcomes[start] = _LOST
+            return
         wire = []
         code_ids = self.s._code_ids
         try:
@@ -579,14 +703,14 @@ class _BlockRun:
         block's pre-state, but nothing is taken on trust (a storage changed behind the
         scheduler's back costs re-executions, never a wrong result).
         """
-        _results, reads, ranges, _writes = outcome
+        _results, reads, ranges, _writes, _item_reads = outcome
         stale = ConflictDetector.stale_keys(reads, self.state)
         return stale, not ranges or ConflictDetector.ranges_hold(ranges, self.state)
 
     def _validate(
         self,
         key: int,
-        chunk: Sequence[Call],
+        chunk: Sequence[Any],
         outcome: worker.ChunkOutcome,
         owner: _Worker,
         results: list[ExecutionResult | _Encoded],
@@ -599,7 +723,7 @@ class _BlockRun:
         is re-executed here. A chunk that iterated ranges is re-executed from its first
         rejected call (a range can change without any key it yielded changing).
         """
-        encoded, _reads, ranges, writes = outcome
+        encoded, _reads, ranges, writes, item_reads = outcome
         n = len(writes)
         self.executions += n
         stale, ranges_ok = self._stale(outcome)
@@ -621,17 +745,23 @@ class _BlockRun:
             zip(chunk, spec_results, writes, strict=True)
         ):
             self.checked += 1
-            if not strict and dirty.isdisjoint(result.read_set):
+            # A call's result names what it read; other items' reads the worker recorded.
+            read = result.read_set if item_reads is None else item_reads[offset]
+            if not strict and dirty.isdisjoint(read):
                 self.state.apply(changes)
                 self.pending.append(changes)
                 results.append(result)
                 continue
             self.failures += 1
             self.reexecutions += 1
-            again = self._run_here(call)
+            again, again_changes = self._run_here(call)
             results.append(again)
-            dirty |= result.write_set
-            dirty |= again.write_set
+            if item_reads is None:
+                dirty |= result.write_set
+                dirty |= again.write_set
+            else:  # what either execution left changed is what later items may see differ
+                dirty.update(key for key, _ in changes)
+                dirty.update(key for key, _ in again_changes)
             strict = strict or bool(ranges)
             # Give up on speculation early when it mostly fails (a hot spot: every call
             # conflicts), and in any case past the bound on re-executions.
@@ -715,7 +845,7 @@ class _BlockRun:
         self.outcomes.clear()
         log.info("a call strayed outside its access list: the block runs speculatively")
 
-    def _run_own(self, chunk: Sequence[Call], *, own: bool = True) -> list[ExecutionResult]:
+    def _run_own(self, chunk: Sequence[Any], *, own: bool = True) -> list[ExecutionResult]:
         """Execute ``chunk`` here, in order, on the block state, in one snapshot whose net
         changes are what the workers are sent."""
         state, executor = self.state, self.executor
@@ -723,18 +853,29 @@ class _BlockRun:
         if own:
             self.own += len(chunk)
         state.snapshot()
-        done = [executor(call, state) for call in chunk]
+        if self.calls_only:  # a call's backend tracks its own reads and writes
+            done = [executor(call, state) for call in chunk]
+        else:  # as the serial scheduler does: each item starts with fresh tracking
+            done = []
+            for item in chunk:
+                state.reset_tracking()
+                done.append(executor(item, state))
         self.pending.append(tuple(state.commit_snapshot().items()))
         return done
 
-    def _run_here(self, call: Call) -> ExecutionResult:
-        """Execute one call here on the block state (a re-execution)."""
-        return self._run_own((call,), own=False)[0]
+    def _run_here(self, call: Any) -> tuple[ExecutionResult, tuple[tuple[bytes, Pending], ...]]:
+        """Execute one item here on the block state (a re-execution); its result and changes."""
+        result = self._run_own((call,), own=False)[0]
+        changes = self.pending[-1]
+        assert type(changes) is tuple
+        return result, changes
 
-    def _run_serially(self, call: Call) -> ExecutionResult:
-        """Execute one call of the block's serial rest: the workers need none of its writes."""
+    def _run_serially(self, call: Any) -> ExecutionResult:
+        """Execute one item of the block's serial rest: the workers need none of its writes."""
         self.executions += 1
         self.fallbacks += 1
+        if not self.calls_only:
+            self.state.reset_tracking()
         return self.executor(call, self.state)
 
     def _publish(self) -> None:
