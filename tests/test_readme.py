@@ -49,3 +49,16 @@ def test_readme_commands_run_as_written(tmp_path: Path) -> None:
         outputs.append(proc.stdout)
     assert "returns: 5" in outputs[-1]  # the balance after the documented transfer
     assert (tmp_path / ".supervm").is_dir()
+
+
+@pytest.mark.slow
+def test_readme_python_examples_run(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    for block in blocks:
+        proc = subprocess.run(
+            [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, (block, proc.stderr)
