@@ -20,6 +20,7 @@ import attrs
 from supervm.chain.consensus import BlockProposal, ConsensusEngine, ConsensusSettings
 from supervm.errors import CallError
 from supervm.execution.deployment import DEPLOY_ENTRY, Deployment
+from supervm.execution.dispatch import Dispatcher
 from supervm.execution.executor import CallExecutor
 from supervm.execution.host import HostFunction
 from supervm.execution.interfaces import ExecutionBackend, Scheduler, SchedulerSettings, VMSettings
@@ -67,6 +68,7 @@ class Kernel:
         plugins.call_per_plugin("supervm_register_scheduler", self.schedulers)
         plugins.call_per_plugin("supervm_register_consensus", self.consensus_engines)
         self._vms: dict[tuple[str, VMSettings], ExecutionBackend] = {}
+        self._dispatchers: dict[VMSettings, Dispatcher] = {}
         #: Settings for schedulers built without explicit ones (``supervm --workers N``).
         self.scheduler_settings = SchedulerSettings()
 
@@ -143,7 +145,16 @@ class Kernel:
         if backend is None:
             backend = self.vms.get(name)(settings, self.host_functions())
             self._vms[key] = backend
+            backend.bind_dispatcher(self.dispatcher(settings))
         return backend
+
+    def dispatcher(self, settings: VMSettings | None = None) -> Dispatcher:
+        """The dispatcher that picks the backend for a piece of code, one per VM settings."""
+        settings = settings or VMSettings()
+        found = self._dispatchers.get(settings)
+        if found is None:
+            found = self._dispatchers[settings] = Dispatcher(self, settings)
+        return found
 
     def scheduler(
         self, name: str | None = None, settings: SchedulerSettings | None = None
@@ -319,6 +330,7 @@ class Kernel:
         for backend in self._vms.values():
             backend.close()
         self._vms.clear()
+        self._dispatchers.clear()
 
     def __enter__(self) -> Kernel:
         return self

@@ -25,7 +25,6 @@ import attrs
 
 from supervm.chain.transactions import Transaction, effective_gas_price, intrinsic_gas
 from supervm.errors import CallError, ModuleError, UnknownImplementationError
-from supervm.execution.dispatch import Dispatcher
 from supervm.execution.interfaces import ExecutorSpec, VMSettings
 from supervm.execution.wasm_binary import WasmFormatError, split_create_data
 from supervm.model import (
@@ -108,7 +107,7 @@ class TransactionExecutor:
         self._kernel = kernel
         self._settings = settings
         self.env = env
-        self.dispatcher = Dispatcher(kernel, settings)
+        self.dispatcher = kernel.dispatcher(settings)
         self._codes: dict[bytes, bytes] = {}
 
     @property

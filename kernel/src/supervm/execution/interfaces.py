@@ -20,6 +20,7 @@ from supervm.state.overlay import StateOverlay
 from supervm.state.storage import Storage
 
 if TYPE_CHECKING:
+    from supervm.execution.dispatch import Dispatcher
     from supervm.kernel import Kernel
 
 
@@ -81,6 +82,14 @@ class ExecutionBackend(abc.ABC):
         on any failure (trap, revert, out of gas). Malformed code or calls raise
         :class:`~supervm.errors.ModuleError` or :class:`~supervm.errors.CallError` and change
         nothing; failures during execution are reported in the result's ``error``.
+        """
+
+    def bind_dispatcher(self, dispatcher: Dispatcher) -> None:  # noqa: B027 - optional
+        """Receive the dispatcher that finds the backend for any code.
+
+        The kernel calls it once, when it builds the backend, so that a contract can call a
+        contract of another engine: a backend's host functions for calls go through
+        ``dispatcher.backend_for(code)``. Backends that make no calls ignore it.
         """
 
     def close(self) -> None:  # noqa: B027 - optional
