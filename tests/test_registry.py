@@ -371,9 +371,13 @@ def test_registry_rejects_non_host_functions() -> None:
 def test_host_functions_keep_registration_order_and_reach_every_vm() -> None:
     seen: list[tuple[VMSettings, list[HostFunction]]] = []
 
+    class Backend:
+        def bind_dispatcher(self, dispatcher: object) -> None:
+            self.dispatcher = dispatcher
+
     def factory(settings: VMSettings, host_functions: Sequence[HostFunction]) -> Any:
         seen.append((settings, list(host_functions)))
-        return object()
+        return Backend()
 
     class VMPlugin:
         @hookimpl
