@@ -11,8 +11,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from supervm.cli.main import cli
-from supervm.crypto import keccak256
-from supervm_bench_erc20.chain_bench import recover_senders, run
+from supervm_bench_erc20.chain_bench import run
 
 
 @pytest.mark.slow
@@ -43,29 +42,3 @@ def test_cli_json_is_one_line_with_the_documented_keys() -> None:
     }  # fmt: skip
     assert data["equal"] is True and data["engine"] == "python"
     assert data["ratio"] == pytest.approx(data["build_tps"] / data["bare_tps"], rel=0.01)
-
-
-def test_sender_recovery_on_threads_gives_the_senders() -> None:
-    from supervm.chain.dev_accounts import dev_accounts
-    from supervm.chain.transactions import (
-        UnsignedTransaction,
-        decode_transaction,
-        encode_transaction,
-        sign_transaction,
-    )
-
-    accounts = dev_accounts(3)
-    raws = []
-    for i, account in enumerate(accounts * 3):
-        unsigned = UnsignedTransaction(
-            type=2, chain_id=1, nonce=i, max_priority_fee_per_gas=1, max_fee_per_gas=2,
-            gas=21_000, to=keccak256(b"to")[:20], value=i,
-        )  # fmt: skip
-        raws.append(encode_transaction(sign_transaction(unsigned, account.private_key)))
-    txs = [decode_transaction(raw) for raw in raws]
-    expected = [tx.sender for tx in txs]
-    fresh = [decode_transaction(raw) for raw in raws]
-    for tx in fresh:  # forget the sender decoding recovered, so the threads recover it
-        tx.__dict__.pop("sender", None)
-    recover_senders(fresh, threads=2)
-    assert [tx.__dict__["sender"] for tx in fresh] == expected

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -39,8 +39,9 @@ from supervm.chain.pipeline import (
     next_base_fee,
 )
 from supervm.chain.receipts import Receipt
+from supervm.chain.senders import SenderRecovery
 from supervm.chain.store import CONFIG_KEY, ChainStore
-from supervm.chain.transactions import Transaction
+from supervm.chain.transactions import Transaction, TransactionError, validate_transaction
 from supervm.errors import SuperVMError
 from supervm.execution.interfaces import Scheduler
 from supervm.execution.snapshot import gc_paused
@@ -109,9 +110,11 @@ class Chain:
             consensus.engine, ConsensusSettings(consensus.validators, consensus.options)
         )
         self.scheduler = scheduler or kernel.scheduler()
+        self._senders = SenderRecovery()
         self._root = self._open_root(head.state_root)
         #: Seconds the last block spent per step (``execution``, ``receipts``, ``state_root``,
-        #: ``roots`` for the transactions and receipts tries, ``commit``), for benchmarks.
+        #: ``roots`` for the transactions and receipts tries, ``commit``; for an imported
+        #: block also ``decode`` and ``recover``), for benchmarks.
         self.last_timings: dict[str, float] = {}
 
     # -- genesis ------------------------------------------------------------------------------
@@ -231,11 +234,13 @@ class Chain:
         :raises BlockImportError: naming the first difference; nothing is written.
         """
         raw = block if isinstance(block, bytes) else None
+        started = time.perf_counter()
         if isinstance(block, bytes):
             try:
-                block = decode_block(block, chain_id=self.chain_id)
+                block = decode_block(block, recover=False, chain_id=self.chain_id)
             except SuperVMError as exc:
                 raise BlockImportError(f"undecodable block: {exc}") from None
+        decoded = time.perf_counter()
         header = block.header
         parent = self._head
         self._check_header(header, parent)
@@ -254,6 +259,16 @@ class Chain:
         computed_tx_root = transactions_root(block.transactions)
         _same(header, "transactions root", header.transactions_root, computed_tx_root)
         roots = time.perf_counter() - roots_started
+        recovering = time.perf_counter()
+        self._senders.recover(block.transactions)
+        for index, tx in enumerate(block.transactions):
+            try:  # the stateless rules, the signature among them
+                validate_transaction(tx, chain_id=self.chain_id)
+            except TransactionError as exc:
+                raise BlockImportError(
+                    f"block {header.number}: transaction {index} is invalid: {exc}"
+                ) from None
+        checked = {"decode": decoded - started, "recover": time.perf_counter() - recovering}
         try:
             executed = self._execute(header, list(block.transactions))
         except BaseException:
@@ -287,7 +302,7 @@ class Chain:
         except BlockImportError:
             self._root = self._open_root(parent.state_root)  # forget the rejected changes
             raise
-        self._commit(block, executed, raw=raw, roots=roots)
+        self._commit(block, executed, raw=raw, roots=roots, checked=checked)
         return executed.receipts
 
     def _check_header(self, header: BlockHeader, parent: BlockHeader) -> None:
@@ -336,7 +351,13 @@ class Chain:
             )
 
     def _commit(
-        self, block: Block, executed: ExecutedBlock, *, raw: bytes | None = None, roots: float
+        self,
+        block: Block,
+        executed: ExecutedBlock,
+        *,
+        raw: bytes | None = None,
+        roots: float,
+        checked: Mapping[str, float] | None = None,
     ) -> None:
         started = time.perf_counter()
         try:
@@ -350,6 +371,7 @@ class Chain:
             block=block, receipts=executed.receipts
         )
         self.last_timings = {
+            **(checked or {}),
             **executed.timings,
             "roots": roots,
             "commit": time.perf_counter() - started,
@@ -364,8 +386,9 @@ class Chain:
         return StateRoot(root, get_node)
 
     def close(self) -> None:
-        """Stop the scheduler's workers, if it has any."""
+        """Stop the scheduler's workers and the sender-recovery worker, if they run."""
         self.scheduler.close()
+        self._senders.close()
 
 
 def _same(header: BlockHeader, what: str, declared: object, computed: object) -> None:

@@ -7,8 +7,8 @@ is ``n`` signed transfers, each account sending to the next:
 - **build**: the builder takes the transfers as a node's mempool holds them (decoded, senders
   recovered) and executes, makes receipts, the state root and every other root, and commits;
 - **import**: a second chain, which imported blocks 1 and 2, receives the block's RLP and
-  decodes it, recovers the senders (``--threads``; measured: threads gain nothing, coincurve
-  holds the GIL), re-executes it, checks every root and commits;
+  decodes it, recovers the senders (half of them in a worker process,
+  :mod:`supervm.chain.senders`), re-executes it, checks every root and commits;
 - **bare**: the same transfers' calldata run straight on the WASM backend, without a chain
   (``bench erc20``'s WASM row).
 
@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import coincurve
 from supervm import Kernel, StorageSettings
-from supervm.chain.blocks import decode_block, encode_block
+from supervm.chain.blocks import encode_block
 from supervm.chain.chain import Chain
 from supervm.chain.genesis import dev_genesis, parse_genesis
 from supervm.chain.transactions import (
@@ -109,19 +108,6 @@ def _signed(key: bytes, nonce: int, to: bytes | None, data: bytes, gas: int) -> 
     return tx
 
 
-def recover_senders(transactions: Sequence[Transaction], threads: int = 1) -> None:
-    """Recover every sender, on ``threads`` threads."""
-
-    def recover(chunk: Sequence[Transaction]) -> None:
-        for tx in chunk:
-            tx.sender  # noqa: B018 - cached on the transaction
-
-    size = max(1, len(transactions) // threads)
-    chunks = [transactions[i : i + size] for i in range(0, len(transactions), size)]
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(recover, chunks))
-
-
 def _open(kernel: Kernel, backend: str, where: Path) -> Storage:
     if backend == "memory":
         return kernel.open_storage("memory")
@@ -131,7 +117,6 @@ def _open(kernel: Kernel, backend: str, where: Path) -> Storage:
 def run(
     n: int = 10_000,
     storage: str = "lmdb",
-    threads: int = 1,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> ChainReport:
     """Build and import one block of ``n`` transfers among ``n`` accounts; see the module doc."""
@@ -191,17 +176,9 @@ def run(
 
             progress(f"block 3: importing {n:,} transfers from {len(raw):,} bytes of RLP")
             started = time.perf_counter()
-            block = decode_block(raw, recover=False, chain_id=CHAIN_ID)
-            decoded = time.perf_counter()
-            recover_senders(block.transactions, threads)
-            recovered = time.perf_counter()
-            importer.import_block(block)
+            importer.import_block(raw)
             import_time = time.perf_counter() - started
-            imported = {
-                "decode": decoded - started,
-                "recover": recovered - decoded,
-                **importer.last_timings,
-            }
+            imported = dict(importer.last_timings)
             equal = (
                 importer.head.hash == builder.head.hash
                 and importer.head.state_root == builder.head.state_root
@@ -227,4 +204,4 @@ def run(
     )
 
 
-__all__ = ["ChainReport", "recover_senders", "run"]
+__all__ = ["ChainReport", "run"]

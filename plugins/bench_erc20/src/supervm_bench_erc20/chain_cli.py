@@ -28,14 +28,13 @@ _STEPS = (
     show_default=True,
     help="Storage backend of both chains.",
 )
-@click.option("--threads", default=1, show_default=True, help="Threads for sender recovery.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
-def chain_command(n: int, storage: str, threads: int, as_json: bool) -> None:
+def chain_command(n: int, storage: str, as_json: bool) -> None:
     """Block building and import against the bare contract calls, in one run."""
-    if n < 2 or threads < 1:
-        raise click.BadParameter("--transfers must be at least 2 and --threads at least 1")
+    if n < 2:
+        raise click.BadParameter("--transfers must be at least 2", param_hint="--transfers")
     progress = (lambda _m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True))
-    report = run(n, storage, threads, progress)
+    report = run(n, storage, progress)
     if as_json:
         click.echo(json.dumps(report.as_json()))
         return
