@@ -17,6 +17,7 @@ from supervm import ExecutionContext, Kernel
 from supervm.builtins import scheduler_serial
 from supervm.cli.main import KernelState, cli
 from supervm.errors import CompileError, ToolchainError
+from supervm.execution.wasm_binary import END_MARKER
 from supervm.tooling.artifacts import artifact_schema, load_artifact
 from supervm.tooling.compilers import Artifact, CompileSettings, keccak_hex
 from supervm.tooling.contracts import Contract
@@ -139,9 +140,12 @@ def test_artifacts_are_complete_and_deterministic(
     assert erc20.settings["optimize"] is False
     source = EXAMPLES / "erc20-as" / "assembly" / "index.ts"
     assert erc20.source_hashes == {str(source): keccak_hex(source.read_bytes())}
-    # No custom sections (names, the ABI), no start function, only the contract's exports.
+    # No custom sections (names, the ABI) but the end marker, no start function, only the
+    # contract's exports.
     sections = wasm.sections(erc20.bytecode)
-    assert not any(s.id in (wasm.CUSTOM, wasm.START) for s in sections)
+    assert not any(s.id == wasm.START for s in sections)
+    assert list(wasm.custom_sections(erc20.bytecode)) == [END_MARKER]
+    assert sections[-1].id == wasm.CUSTOM  # the marker ends the module
     assert {e.name for e in wasm.exports(erc20.bytecode)} == {"call", "deploy", "memory"}
     assert {i.module for i in wasm.imports(erc20.bytecode)} == {"supervm"}
     # The same sources give the same bytes, wherever the project is.
@@ -164,9 +168,8 @@ def test_optimize_runs_wasm_opt(erc20_optimized: Artifact) -> None:
     assert erc20_optimized.settings["optimize"] is True
     assert erc20_optimized.settings["wasmOpt"]["flags"] == ["-O3"]
     assert erc20_optimized.settings["wasmOpt"]["binaryen"]
-    assert not any(
-        s.id in (wasm.CUSTOM, wasm.START) for s in wasm.sections(erc20_optimized.bytecode)
-    )
+    assert not any(s.id == wasm.START for s in wasm.sections(erc20_optimized.bytecode))
+    assert list(wasm.custom_sections(erc20_optimized.bytecode)) == [END_MARKER]
 
 
 def test_compiler_options(tmp_path: Path, compiler: AssemblyScriptCompiler) -> None:

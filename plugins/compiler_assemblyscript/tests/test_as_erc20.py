@@ -280,3 +280,34 @@ def test_host_calls_per_transfer(kernel: Kernel, erc20: Artifact) -> None:
     assert to_existing == expected
     assert to_new == expected
     assert sum(expected.values()) == 8
+
+
+def test_bytecode_plus_constructor_arguments_is_a_create_transaction(
+    kernel: Kernel, erc20: Artifact
+) -> None:
+    """As with Solidity, ``bytecode + abi-encoded args`` deploys the contract on a chain."""
+    import json as json_
+
+    from supervm.chain.chain import Chain
+    from supervm.chain.dev_accounts import dev_accounts
+    from supervm.chain.genesis import dev_genesis, parse_genesis
+    from supervm.chain.transactions import UnsignedTransaction, sign_transaction
+    from supervm.execution.wasm_binary import split_create_data
+
+    args = encode(["string", "string", "uint256"], ["Token", "TOK", 1000])
+    assert split_create_data(erc20.bytecode + args) == (erc20.bytecode, args)
+    (alice,) = dev_accounts(1)
+    genesis = dev_genesis((alice.address,))
+    chain = Chain.initialise(
+        kernel, kernel.open_storage("memory"), parse_genesis(genesis), json_.dumps(genesis).encode()
+    )
+    create = UnsignedTransaction(
+        type=2, chain_id=31337, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=10**10,
+        gas=5_000_000, to=None, data=erc20.bytecode + args,
+    )  # fmt: skip
+    result = chain.build_block([sign_transaction(create, alice.private_key)], timestamp=1)
+    token = result.executed.results[0].contract_address
+    assert result.executed.results[0].status == 1 and token is not None
+    assert chain.state().code(token) == erc20.bytecode
+    (minted,) = result.receipts[0].logs  # Transfer(0, alice, 1000) from the constructor
+    assert minted.address == token and minted.data == (1000).to_bytes(32, "big")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from supervm.errors import CompileError
+from supervm.execution.wasm_binary import with_end_marker
 from supervm.tooling.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 
 from . import wasm
@@ -288,6 +289,10 @@ class AssemblyScriptCompiler(Compiler):
                 wasm.INITIALIZE,
             )
         validate(code, settings.known_imports, name)
+        # A create transaction's data is the bytecode followed by the ABI-encoded constructor
+        # arguments, as for Solidity (so ethers' ContractFactory works unchanged): the marker
+        # section tells the chain where the module ends.
+        code = with_end_marker(code)
         contract = meta.get("contract") or _raw_name(path)
         sources = {name: keccak_hex(path.read_bytes())}
         for rel in meta.get("sources", ()):
