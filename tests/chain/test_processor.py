@@ -196,3 +196,12 @@ def test_a_module_without_the_marker_has_no_arguments() -> None:
     marked = with_end_marker(code)
     assert with_end_marker(marked) == marked
     assert split_create_data(marked + b"\x00" * 64) == (marked, b"\x00" * 64)
+
+
+def test_a_signature_that_recovers_no_sender_is_rejected(run, state: WorldState) -> None:  # type: ignore[no-untyped-def]
+    import attrs
+
+    forged = attrs.evolve(tx(), r=5)  # no curve point has x = 5: no key recovers
+    result = run(forged)
+    assert result.rejected is not None and "invalid signature" in result.rejected
+    assert state.nonce(ALICE.address) == 0

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from supervm.chain.transactions import Transaction, effective_gas_price, intrinsic_gas
+from supervm.chain.transactions import (
+    Transaction,
+    TransactionError,
+    effective_gas_price,
+    intrinsic_gas,
+)
 from supervm.errors import CallError, ModuleError, UnknownImplementationError
 from supervm.execution.interfaces import ExecutorSpec, VMSettings
 from supervm.execution.wasm_binary import WasmFormatError, split_create_data
@@ -131,7 +136,7 @@ class TransactionExecutor:
         intrinsic = intrinsic_gas(tx)
         try:
             price, balance = self._check(tx, state, intrinsic)
-        except TransactionRejected as exc:
+        except (TransactionRejected, TransactionError) as exc:  # the latter: no sender recovers
             message = str(exc)
             return TransactionResult(
                 error=ExecutionError(ErrorKind.INVALID_CALL, message), rejected=message
