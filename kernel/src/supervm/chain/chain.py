@@ -178,12 +178,13 @@ class Chain:
         block reserves their whole limit); those that cannot be included (a wrong nonce, too
         little balance) are left out and reported in ``executed.rejected``. The consensus
         engine prepares the header and seals it with ``key`` (the sealer's private key; the dev
-        engine needs none).
+        engine needs none). ``gas_limit`` is a target: the block's limit moves toward it by
+        as much as the rule allows (under 1/1024 of the parent's per block).
         """
         parent = self._head
         if timestamp <= parent.timestamp:
             timestamp = parent.timestamp + 1
-        limit = gas_limit if gas_limit is not None else parent.gas_limit
+        limit = _toward(parent.gas_limit, gas_limit if gas_limit is not None else parent.gas_limit)
         chosen: list[Transaction] = []
         deferred: list[Transaction] = []
         room = limit
@@ -389,6 +390,13 @@ class Chain:
         """Stop the scheduler's workers and the sender-recovery worker, if they run."""
         self.scheduler.close()
         self._senders.close()
+
+
+def _toward(parent: int, target: int) -> int:
+    """The gas limit a child of a block with ``parent`` may have, as close to ``target`` as the
+    rule allows (less than 1/1024 of the parent's away, at least the minimum), as geth moves it."""
+    step = max(parent // GAS_LIMIT_BOUND_DIVISOR - 1, 0)
+    return max(MIN_GAS_LIMIT, min(parent + step, max(parent - step, target)))
 
 
 def _same(header: BlockHeader, what: str, declared: object, computed: object) -> None:
