@@ -27,6 +27,7 @@ from supervm.chain.transactions import (
     Transaction,
     TransactionError,
     effective_gas_price,
+    fee_cap,
     intrinsic_gas,
 )
 from supervm.errors import CallError, ModuleError, UnknownImplementationError
@@ -210,15 +211,14 @@ class TransactionExecutor:
             )
         if tx.gas < intrinsic:
             raise TransactionRejected(f"intrinsic gas too low: have {tx.gas}, want {intrinsic}")
-        fee_cap = tx.max_fee_per_gas if tx.max_fee_per_gas is not None else tx.gas_price
-        assert fee_cap is not None
-        if fee_cap < env.base_fee:
+        cap = fee_cap(tx)
+        if cap < env.base_fee:
             raise TransactionRejected(
                 f"max fee per gas less than block base fee: address 0x{sender.hex()}, "
-                f"maxFeePerGas: {fee_cap}, baseFee: {env.base_fee}"
+                f"maxFeePerGas: {cap}, baseFee: {env.base_fee}"
             )
         balance = state.balance(sender)
-        cost = tx.gas * fee_cap + tx.value
+        cost = tx.gas * cap + tx.value
         if balance < cost:
             raise TransactionRejected(
                 f"insufficient funds for gas * price + value: address 0x{sender.hex()} have "

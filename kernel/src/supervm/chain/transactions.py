@@ -246,10 +246,18 @@ def intrinsic_gas(tx: UnsignedTransaction) -> int:
     return gas
 
 
-def _fee_cap(tx: UnsignedTransaction) -> int:
+def fee_cap(tx: UnsignedTransaction) -> int:
+    """The most a transaction pays per gas: its max fee, or its gas price."""
     fee = tx.max_fee_per_gas if tx.type == DYNAMIC_FEE_TX_TYPE else tx.gas_price
     assert fee is not None  # _check_fields guarantees the type's fee fields
     return fee
+
+
+def tip_cap(tx: UnsignedTransaction) -> int:
+    """The most a transaction offers the block's producer per gas above the base fee."""
+    tip = tx.max_priority_fee_per_gas if tx.type == DYNAMIC_FEE_TX_TYPE else tx.gas_price
+    assert tip is not None
+    return tip
 
 
 def validate_transaction(tx: Transaction, *, chain_id: int | None = None) -> None:
@@ -273,7 +281,7 @@ def validate_transaction(tx: Transaction, *, chain_id: int | None = None) -> Non
                 f" max fee per gas {tx.max_fee_per_gas}"
             )
     # The sender must be able to pay gas * fee cap in a 256-bit balance.
-    if tx.gas * _fee_cap(tx) >= UINT256_LIMIT:
+    if tx.gas * fee_cap(tx) >= UINT256_LIMIT:
         raise TransactionError("gas limit times fee cap overflows 256 bits")
     if tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
         raise TransactionError(
@@ -291,7 +299,7 @@ def effective_gas_price(tx: UnsignedTransaction, base_fee: int) -> int:
     :raises TransactionError: if the transaction's fee cap is below the base fee, so it cannot
         be included in that block.
     """
-    cap = _fee_cap(tx)
+    cap = fee_cap(tx)
     if cap < base_fee:
         raise TransactionError(f"fee cap {cap} below the block's base fee {base_fee}")
     if tx.type == DYNAMIC_FEE_TX_TYPE:

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Final
 import attrs
 from supervm.chain.processor import BlockEnv
 from supervm.chain.transactions import (
-    DYNAMIC_FEE_TX_TYPE,
     SUPPORTED_TX_TYPES,
     Transaction,
     TransactionError,
     encode_transaction,
+    fee_cap,
     intrinsic_gas,
+    tip_cap,
     validate_transaction,
 )
 from supervm.errors import SuperVMError
@@ -95,20 +96,6 @@ class AddResult:
     pending: bool
     replaced: Transaction | None = None
     evicted: tuple[Transaction, ...] = ()
-
-
-def fee_cap(tx: Transaction) -> int:
-    """The most a transaction pays per gas: its max fee, or its gas price."""
-    cap = tx.max_fee_per_gas if tx.type == DYNAMIC_FEE_TX_TYPE else tx.gas_price
-    assert cap is not None  # the transaction's own field checks guarantee it
-    return cap
-
-
-def tip_cap(tx: Transaction) -> int:
-    """The most a transaction offers the producer per gas above the base fee."""
-    tip = tx.max_priority_fee_per_gas if tx.type == DYNAMIC_FEE_TX_TYPE else tx.gas_price
-    assert tip is not None
-    return tip
 
 
 def pool_tip(tx: Transaction, base_fee: int) -> int:
