@@ -26,6 +26,7 @@ import attrs
 from supervm.chain.transactions import (
     Transaction,
     TransactionError,
+    UnsignedTransaction,
     effective_gas_price,
     fee_cap,
     intrinsic_gas,
@@ -146,37 +147,68 @@ class TransactionExecutor:
         state.set_balance(sender, balance - tx.gas * price)  # buy the gas
         state.set_nonce(sender, tx.nonce + 1)  # the nonce was checked equal to the state's
         available = tx.gas - intrinsic
-        created = None
-        if tx.to is not None and not tx.value:
-            # Nothing to undo beyond what the backend itself rolls back on failure.
-            result = self._call(tx, tx.to, state, available)
-        else:
-            state.snapshot()
-            try:
-                if tx.to is None:
-                    result, created = self._create(tx, state, available)
-                else:
-                    result = self._call(tx, tx.to, state, available)
-            except BaseException:
-                state.rollback_snapshot()
-                raise
-            if result.error is None:
-                state.commit_snapshot()
-            else:
-                state.rollback_snapshot()
-        failed = result.error is not None
+        result, created = self._run(tx, sender, state, available)
         gas_used = tx.gas - available + min(result.gas_used, available)
         state.credit(sender, (tx.gas - gas_used) * price)
         state.credit(self.env.coinbase, gas_used * (price - self.env.base_fee))
-        return TransactionResult(
-            return_data=result.return_data,
-            events=() if failed else result.events,
-            logs=() if failed else result.logs,
-            gas_used=gas_used,
-            error=result.error,
-            contract_address=None if failed else created,
-            effective_gas_price=price,
-        )
+        return _result(result, gas_used, price, created)
+
+    def simulate(
+        self, tx: UnsignedTransaction, sender: bytes, state: WorldState
+    ) -> TransactionResult:
+        """Run ``tx`` as if ``sender`` had signed it, for ``eth_call`` and ``eth_estimateGas``.
+
+        Nothing is checked that only a signature or the block's inclusion rules need: not the
+        nonce, the chain id, the fee cap against the base fee, nor the funds for gas. The value
+        must be covered by the balance, the gas must cover the intrinsic gas, and a create gets
+        the address the sender's current nonce gives. Gas is not bought, refunded or paid to the
+        fee recipient; the changes stay in ``state`` for the caller to drop.
+        """
+        intrinsic = intrinsic_gas(tx)
+        if tx.gas < intrinsic:
+            message = f"intrinsic gas too low: have {tx.gas}, want {intrinsic}"
+            return TransactionResult(
+                error=ExecutionError(ErrorKind.INVALID_CALL, message), rejected=message
+            )
+        balance = state.balance(sender)
+        if balance < tx.value:
+            message = (
+                f"insufficient funds for transfer: address 0x{sender.hex()} have {balance} "
+                f"want {tx.value}"
+            )
+            return TransactionResult(
+                error=ExecutionError(ErrorKind.INVALID_CALL, message), rejected=message
+            )
+        nonce = state.nonce(sender)
+        if tx.nonce != nonce:
+            tx = attrs.evolve(tx, nonce=nonce)
+        available = tx.gas - intrinsic
+        result, created = self._run(tx, sender, state, available)
+        gas_used = tx.gas - available + min(result.gas_used, available)
+        return _result(result, gas_used, effective_gas_price(tx, self.env.base_fee), created)
+
+    def _run(
+        self, tx: UnsignedTransaction, sender: bytes, state: WorldState, available: int
+    ) -> tuple[ExecutionResult, bytes | None]:
+        """Execute the call or create itself, undoing its changes if it fails."""
+        if tx.to is not None and not tx.value:
+            # Nothing to undo beyond what the backend itself rolls back on failure.
+            return self._call(tx, sender, tx.to, state, available), None
+        state.snapshot()
+        created = None
+        try:
+            if tx.to is None:
+                result, created = self._create(tx, sender, state, available)
+            else:
+                result = self._call(tx, sender, tx.to, state, available)
+        except BaseException:
+            state.rollback_snapshot()
+            raise
+        if result.error is None:
+            state.commit_snapshot()
+        else:
+            state.rollback_snapshot()
+        return result, created
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -237,9 +269,11 @@ class TransactionExecutor:
             gas_limit=gas,
         )
 
-    def _call(self, tx: Transaction, to: bytes, state: WorldState, gas: int) -> ExecutionResult:
+    def _call(
+        self, tx: UnsignedTransaction, sender: bytes, to: bytes, state: WorldState, gas: int
+    ) -> ExecutionResult:
         if tx.value:
-            state.transfer(tx.sender, to, tx.value)
+            state.transfer(sender, to, tx.value)
         code_hash = state.get(code_hash_key(to))
         if code_hash is None:
             return _EMPTY  # a plain value transfer
@@ -252,19 +286,19 @@ class TransactionExecutor:
         try:
             backend = self.dispatcher.backend_for(code)
             return backend.execute(
-                code, state, self._context(tx.sender, to, gas), entry=CALL_ENTRY, input=tx.data
+                code, state, self._context(sender, to, gas), entry=CALL_ENTRY, input=tx.data
             )
         except (ModuleError, CallError, UnknownImplementationError) as exc:
             return _failed(exc, gas)
 
     def _create(
-        self, tx: Transaction, state: WorldState, gas: int
+        self, tx: UnsignedTransaction, sender: bytes, state: WorldState, gas: int
     ) -> tuple[ExecutionResult, bytes | None]:
-        address = create_address(tx.sender, tx.nonce)
+        address = create_address(sender, tx.nonce)
         if state.has_code(address) or state.nonce(address):
             return _failed(CallError(f"contract address collision at 0x{address.hex()}"), gas), None
         if tx.value:
-            state.transfer(tx.sender, address, tx.value)
+            state.transfer(sender, address, tx.value)
         state.set_nonce(address, 1)  # EIP-161: a new contract starts at nonce 1
         try:
             backend = self.dispatcher.backend_for(tx.data)
@@ -272,7 +306,7 @@ class TransactionExecutor:
             has_deploy = DEPLOY_ENTRY in backend.exports(module)  # validates the module
             result = _EMPTY
             if has_deploy:
-                context = self._context(tx.sender, address, gas)
+                context = self._context(sender, address, gas)
                 result = backend.execute(
                     module, state, context, entry=DEPLOY_ENTRY, input=arguments
                 )
@@ -289,6 +323,21 @@ class TransactionExecutor:
             return failed, None
         state.set_code(address, module)
         return attrs.evolve(result, gas_used=result.gas_used + deposit), address
+
+
+def _result(
+    result: ExecutionResult, gas_used: int, price: int, created: bytes | None
+) -> TransactionResult:
+    failed = result.error is not None
+    return TransactionResult(
+        return_data=result.return_data,
+        events=() if failed else result.events,
+        logs=() if failed else result.logs,
+        gas_used=gas_used,
+        error=result.error,
+        contract_address=None if failed else created,
+        effective_gas_price=price,
+    )
 
 
 _EMPTY = ExecutionResult()

@@ -8,15 +8,19 @@ import sys
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message."""
+    """One JSON object per record: time, level, logger, message, and the record's ``fields``
+    (``log.info("sealed block", extra={"fields": {"number": 5}})``) as keys of their own."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {
+        data: dict[str, object] = {
             "time": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            data.update({k: v for k, v in fields.items() if k not in data})
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data)

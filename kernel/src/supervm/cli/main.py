@@ -19,6 +19,7 @@ from supervm.chain.dev_accounts import DEV_MNEMONIC, dev_accounts
 from supervm.cli.chain import chain_group, tx_group
 from supervm.cli.compile import compile_command, new_command
 from supervm.cli.logs import configure_logging
+from supervm.cli.node import node_command
 from supervm.cli.state import KernelState, kernel_state
 from supervm.errors import SuperVMError
 from supervm.tooling.convert import plugin_to_json
@@ -160,6 +161,7 @@ cli.add_command(compile_command)
 cli.add_command(new_command)
 cli.add_command(chain_group)
 cli.add_command(tx_group)
+cli.add_command(node_command)
 
 
 @cli.group("bench", cls=PluginGroup, plugin_group="bench")

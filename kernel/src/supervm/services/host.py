@@ -156,12 +156,18 @@ class ServiceHost:
             stop.
         """
         await self.start()
-        assert self._wake is not None
         try:
-            await self._wake.wait()
+            await self.wait()
         finally:
             stop_errors = await self._stop_all()
         self._raise(stop_errors)
+
+    async def wait(self) -> None:
+        """After :meth:`start`, wait for :meth:`shutdown` or a failing task; then call
+        :meth:`stop`, which raises the failure, if any."""
+        if self._wake is None:
+            raise ServiceError("wait() needs a started ServiceHost")
+        await self._wake.wait()
 
     async def __aenter__(self) -> ServiceHost:
         await self.start()

@@ -145,6 +145,21 @@ class Metrics:
         """Every declared metric, in declaration order."""
         return list(self._metrics.values())
 
+    def declare(self, metric: Metric) -> None:
+        """Declare a metric at run time, for names known only once a service starts (one
+        duration per JSON-RPC method, as geth's ``rpc_duration_<method>_success``).
+
+        Declaring the same description twice is harmless.
+
+        :raises MetricError: if another metric of that name is declared already.
+        """
+        with self._lock:
+            known = self._metrics.get(metric.name)
+            if known is None:
+                self._metrics[metric.name] = metric
+            elif known != metric:
+                raise MetricError(f"metric {metric.name} is declared already, as {known}")
+
     def inc(self, name: str, amount: float = 1.0, labels: Mapping[str, str] | None = None) -> None:
         """Add ``amount`` (not negative for a counter) to a counter or gauge."""
         metric = self._metric(name, MetricKind.COUNTER, MetricKind.GAUGE)

@@ -224,6 +224,17 @@ class TransactionPool:
                 heapq.heappush(heads, (-tip, following.seq, sender, following.tx))
         return ordered
 
+    def pending_nonce(self, sender: bytes, state_nonce: int) -> int:
+        """The nonce ``sender``'s next transaction needs: past its pending run, which starts at
+        ``state_nonce`` (the head state's nonce) unless the pool saw a newer head."""
+        by_nonce = self._senders.get(sender)
+        if not by_nonce:
+            return state_nonce
+        nonce = max(self._head_nonces.get(sender, state_nonce), state_nonce)
+        while nonce in by_nonce:
+            nonce += 1
+        return nonce
+
     def _pending_run(self, sender: bytes) -> list[_Entry]:
         by_nonce = self._senders.get(sender, {})
         run = []

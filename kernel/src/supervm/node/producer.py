@@ -1,0 +1,146 @@
+"""The ``producer`` service: seals the node's blocks from the pool's transactions.
+
+With ``block_time`` 0 (dev mode's default) a block is sealed as soon as transactions are
+pending: the producer waits for the pool's next transaction, takes everything executable, and
+seals; transactions that arrive while a block is being sealed go into the next one, so under
+load blocks grow instead of multiplying. With a block time it seals every ``block_time``
+seconds, empty or not, as geth's ``--dev.period`` does.
+
+Sealing needs the key of an authority: ``--validator-key FILE``, or in dev mode the key of dev
+account 0 (the dev chain's one authority). A node without one does not produce blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from supervm.chain.chain import BuiltBlock, Chain
+from supervm.chain.dev_accounts import dev_account
+from supervm.chain.pipeline import next_base_fee
+from supervm.chain.transactions import Transaction
+from supervm.node.access import NodeChain
+from supervm.node.config import NodeConfig
+from supervm.node.events import ChainEvents, NewBlock
+from supervm.node.keyfile import address_of, load_key
+from supervm.node.keys import CHAIN, CONFIG, EVENTS, POOL
+from supervm.node.pool import TransactionPoolService
+from supervm.services.metrics import Metrics
+from supervm.services.service import Service, ServiceContext
+
+log = logging.getLogger("supervm.node.producer")
+
+
+class BlockProducer(Service):
+    """Seals blocks on the node's chain while the node runs."""
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self.sealed = 0
+
+    async def start(self, context: ServiceContext) -> None:
+        config = context.stash.get(CONFIG) or NodeConfig(dev=True)
+        node = context.stash[CHAIN]
+        if config.validator_key is not None:
+            self._key = load_key(config.validator_key)
+        elif config.dev:
+            self._key = dev_account(0).private_key
+        else:
+            log.info("no --validator-key: this node does not seal blocks")
+            return
+        sealer = address_of(self._key)
+        proposer = node.chain.consensus.proposer(node.head.number + 1, node.head, chain=node.store)
+        authorities = node.chain.genesis.consensus.validators
+        if authorities and sealer not in authorities:
+            raise ValueError(
+                f"the validator key's address 0x{sealer.hex()} is not an authority of this chain"
+            )
+        log.info("sealing as 0x%s (next proposer 0x%s)", sealer.hex(), proposer.hex())
+        context.spawn(self._run(context, node, config.block_time), name="producer")
+
+    async def stop(self) -> None:
+        pass  # the host cancels the loop; a block being sealed finishes in the writer thread
+
+    async def _run(self, context: ServiceContext, node: NodeChain, block_time: float) -> None:
+        events = context.stash[EVENTS]
+        metrics = context.metrics
+        next_at = time.monotonic() + block_time
+        while True:
+            # The pool's service may start after this one (or not at all): look it up here.
+            pool = context.stash.get(POOL)
+            if block_time > 0:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += block_time
+            elif pool is None or not pool.stats()[0]:
+                await events.wait_for_pending()
+            txs = pool.pending(next_base_fee(node.head)) if pool is not None else []
+            if not txs and block_time <= 0:
+                continue
+            await self.seal(node, pool, events, metrics, txs)
+
+    async def seal(
+        self,
+        node: NodeChain,
+        pool: TransactionPoolService | None,
+        events: ChainEvents,
+        metrics: Metrics,
+        txs: list[Transaction],
+    ) -> BuiltBlock:
+        """Seal one block of ``txs`` (in order) and tell the pool and the listeners."""
+        key = self._key or b""
+        started = time.perf_counter()
+
+        def build(chain: Chain) -> BuiltBlock:
+            return chain.build_block(txs, timestamp=int(time.time()), key=key)
+
+        built = await node.write(build)
+        elapsed = time.perf_counter() - started
+        if pool is not None:
+            # Transactions execution refused (the pool's view was stale) would be offered
+            # again forever: drop them; block_added drops what the new state invalidates.
+            for rejected, _reason in built.executed.rejected:
+                pool.remove(rejected.hash)
+            pool.block_added(built.block, node.state())
+        events.publish_block(NewBlock(built.block, built.receipts))
+        self.sealed += 1
+        _record(metrics, node.chain, built, elapsed)
+        header = built.block.header
+        log.info(
+            "sealed block %d with %d transactions, %d gas, in %.0f ms",
+            header.number,
+            len(built.block.transactions),
+            header.gas_used,
+            elapsed * 1000,
+            extra={
+                "fields": {
+                    "event": "block_sealed",
+                    "number": header.number,
+                    "hash": "0x" + header.hash.hex(),
+                    "transactions": len(built.block.transactions),
+                    "gas_used": header.gas_used,
+                    "state_root": "0x" + header.state_root.hex(),
+                    "milliseconds": round(elapsed * 1000, 1),
+                }
+            },
+        )
+        return built
+
+
+def _record(metrics: Metrics, chain: Chain, built: BuiltBlock, elapsed: float) -> None:
+    header = built.block.header
+    timings = chain.last_timings
+    metrics.set("chain_head_block", header.number)
+    metrics.inc("chain_blocks_sealed_total")
+    metrics.inc("chain_transactions_total", len(built.block.transactions))
+    metrics.inc("chain_gas_used_total", header.gas_used)
+    execution = timings.get("execution", elapsed)
+    metrics.observe("chain_block_execution_seconds", execution)
+    metrics.observe("chain_block_commit_seconds", timings.get("commit", 0.0))
+    if elapsed > 0:
+        metrics.set("chain_gas_per_second", header.gas_used / elapsed)
+    # Only a scheduler that executes speculatively re-executes; it reports how often.
+    stats = getattr(chain.scheduler, "last_stats", None)
+    reexecutions = getattr(stats, "reexecutions", 0)
+    if isinstance(reexecutions, int) and reexecutions:
+        metrics.inc("chain_reexecutions_total", reexecutions)
