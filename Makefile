@@ -28,8 +28,16 @@ node_modules/.installed: package.json package-lock.json sdk/assemblyscript/packa
 
 install: $(VENV)/.installed node_modules/.installed
 
-run: install
-	$(VENV)/bin/supervm demo --once
+# A dev node that deploys the example ERC20 with a signed transaction, makes a few transfers and
+# keeps serving JSON-RPC on 127.0.0.1:8545 until Ctrl-C; `make run ARGS=--once` exits after the
+# demo (for scripts); other ARGS go to `supervm node` (e.g. ARGS="--rpc-port 8546").
+DEMO_ARTIFACT := build/examples/ERC20.json
+
+$(DEMO_ARTIFACT): examples/contracts/erc20-as/assembly/index.ts node_modules/.installed $(VENV)/.installed
+	$(VENV)/bin/supervm compile examples/contracts/erc20-as --out $(dir $@) --optimize
+
+run: install $(DEMO_ARTIFACT)
+	$(VENV)/bin/supervm node --dev --demo $(DEMO_ARTIFACT) $(ARGS)
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -50,7 +50,7 @@ def dev_chain_genesis(consensus_engines: list[str], authority: bytes) -> dict[st
             "consensus": {
                 "engine": POA_ENGINE,
                 "validators": ["0x" + authority.hex()],
-                "options": {"period": 0},
+                "period": 0,
             }
         }
     return genesis

@@ -67,15 +67,16 @@ class BlockProducer(Service):
         metrics = context.metrics
         next_at = time.monotonic() + block_time
         while True:
-            # The pool's service may start after this one (or not at all): look it up here.
-            pool = context.stash.get(POOL)
             if block_time > 0:
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at += block_time
-            elif pool is None or not pool.stats()[0]:
-                await events.wait_for_pending()
+                next_at = max(next_at + block_time, time.monotonic())
+            # The pool's service may start after this one (or not at all): look it up here.
+            pool = context.stash.get(POOL)
             txs = pool.pending(next_base_fee(node.head)) if pool is not None else []
             if not txs and block_time <= 0:
+                # Nothing executable (an empty pool, or fee caps below the base fee): sleep
+                # until the pool accepts another transaction.
+                await events.wait_for_pending()
                 continue
             await self.seal(node, pool, events, metrics, txs)
 

@@ -9,7 +9,9 @@ stash under :data:`~supervm.node.keys.POOL`, publishes accepted transactions to 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Final
 
 from supervm.chain.blocks import Block
 from supervm.chain.transactions import Transaction
@@ -24,6 +26,10 @@ from supervm.services.service import Service, ServiceContext
 from supervm.state.world import WorldState
 
 from .pool import PoolError, TransactionPool
+
+#: Counting pending and queued transactions walks the pool: on submission, refresh the gauges at
+#: most this often (seconds), so that a burst of submissions does not pay for it every time.
+GAUGE_INTERVAL: Final = 0.25
 
 
 class NodePool(TransactionPoolService):
@@ -44,6 +50,7 @@ class NodePool(TransactionPoolService):
         self.events = events
         self.metrics = metrics
         self._dispatcher = node.chain.kernel.dispatcher()
+        self._recorded_at = 0.0
 
     def submit(self, tx: Transaction, *, local: bool = True) -> bytes:
         if tx.to is None and not tx.data.startswith(WASM_MAGIC):
@@ -61,7 +68,8 @@ class NodePool(TransactionPoolService):
         except PoolError as exc:
             self.metrics.inc("txpool_rejected_total")
             raise PoolRejected(str(exc)) from None
-        self._record()
+        if time.monotonic() - self._recorded_at >= GAUGE_INTERVAL:
+            self._record()
         self.events.publish_pending(result.hash)
         return result.hash
 
@@ -100,6 +108,7 @@ class NodePool(TransactionPoolService):
         return ()
 
     def _record(self) -> None:
+        self._recorded_at = time.monotonic()
         pending, queued = self.pool.stats()
         self.metrics.set("txpool_pending", pending)
         self.metrics.set("txpool_queued", queued)
