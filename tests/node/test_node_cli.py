@@ -79,7 +79,7 @@ def test_a_bad_validator_key_is_one_line(tmp_path: Path) -> None:
     proc = start("--dev", "--rpc-port", "0", "--validator-key", str(key), cwd=tmp_path)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    assert "holds 2 bytes; a private key is 32 bytes" in err
+    assert "a validator key is 32 bytes (64 hex digits), got 4 digits" in err
     assert "Traceback" not in err
 
 

@@ -248,7 +248,10 @@ class Chain:
         try:
             self.consensus.verify_seal(header, parent, chain=self.store)
         except SuperVMError as exc:
-            raise BlockImportError(f"block {header.number}: {exc}") from None
+            message = str(exc)  # engines usually name the block themselves
+            if not message.startswith(f"block {header.number}"):
+                message = f"block {header.number}: {message}"
+            raise BlockImportError(message) from None
         if block.ommers or block.withdrawals:
             raise BlockImportError(
                 f"block {header.number}: SuperVM blocks have no ommers and no withdrawals"

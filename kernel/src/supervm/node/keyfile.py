@@ -1,9 +1,16 @@
-"""Sealer key files: one secp256k1 private key, as hex, in a file only its owner reads."""
+"""Validator key files: one secp256k1 private key as hex, readable by its owner only.
+
+The node's producer reads one (``--validator-key``); consensus plugins and ``supervm key new``
+use the same functions.
+
+A key file holds 64 hex digits, with or without ``0x``; surrounding whitespace (a trailing
+newline) is ignored. It is the format of geth's ``--nodekey`` and of ``ethkey``'s plain
+output, so a key made elsewhere can be pasted in.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import coincurve
@@ -11,60 +18,87 @@ import coincurve
 from supervm.crypto import keccak256
 from supervm.errors import SuperVMError
 
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+class ValidatorKeyError(SuperVMError):
+    """A validator key file cannot be read or written; the message names the file and why."""
 
 
-class KeyFileError(SuperVMError):
-    """A key file that is missing or does not hold a private key."""
+def _key_address(key: coincurve.PrivateKey) -> bytes:
+    return keccak256(key.public_key.format(compressed=False)[1:])[12:]
 
 
 def address_of(private_key: bytes) -> bytes:
-    """The 20-byte address of ``private_key``."""
-    public = coincurve.PrivateKey(private_key).public_key.format(compressed=False)
-    return keccak256(public[1:])[12:]
+    """The 20-byte address of a 32-byte private key."""
+    return _key_address(coincurve.PrivateKey(private_key))
 
 
-def load_key(path: Path) -> bytes:
-    """The 32-byte private key in ``path``: hex, with or without ``0x``, whitespace ignored.
+def load_validator_key(path: Path | str) -> bytes:
+    """The 32-byte private key in the key file at ``path``.
 
-    :raises KeyFileError: naming the file and what is wrong with it.
+    :raises ValidatorKeyError: if the file is missing or unreadable, or does not hold exactly
+        one valid 32-byte secp256k1 key in hex.
     """
+    path = Path(path)
     try:
-        text = path.read_text(encoding="ascii", errors="strict").strip()
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise KeyFileError(f"key file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc}") from None
-    digits = text[2:] if text[:2].lower() == "0x" else text
+        raise ValidatorKeyError(f"{path}: no such validator key file") from None
+    except IsADirectoryError:
+        raise ValidatorKeyError(f"{path}: is a directory, not a validator key file") from None
+    except OSError as exc:
+        raise ValidatorKeyError(f"{path}: cannot read the validator key: {exc.strerror}") from None
     try:
-        key = bytes.fromhex(digits)
-    except ValueError:
-        raise KeyFileError(f"key file {path} does not hold a hex private key") from None
-    if len(key) != 32:
-        raise KeyFileError(
-            f"key file {path} holds {len(key)} bytes; a private key is 32 bytes (64 hex digits)"
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ValidatorKeyError(
+            f"{path}: a validator key file holds a private key as hex text"
+        ) from None
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValidatorKeyError(
+            f"{path}: the validator key is not hex (expected 64 hex digits, optionally 0x-prefixed)"
         )
-    if not 0 < int.from_bytes(key, "big") < _SECP256K1_N:
-        raise KeyFileError(f"key file {path} holds a value that is not a secp256k1 private key")
+    if len(digits) != 64:
+        raise ValidatorKeyError(
+            f"{path}: a validator key is 32 bytes (64 hex digits), got {len(digits)} digits"
+        )
+    key = bytes.fromhex(digits)
+    try:
+        coincurve.PrivateKey(key)
+    except ValueError:
+        raise ValidatorKeyError(
+            f"{path}: not a valid secp256k1 private key (zero, or not below the curve order)"
+        ) from None
     return key
 
 
-def write_new_key(path: Path) -> bytes:
-    """Write a new random private key to ``path`` (created with mode 0600, never overwritten)
-    and return its address.
+def write_validator_key(path: Path | str) -> bytes:
+    """Create a key file at ``path`` holding a new random key, readable by its owner only
+    (mode 0600), and return the key's 20-byte address.
 
-    :raises KeyFileError: if ``path`` exists already or cannot be written.
+    The file must not exist yet: an existing key is never overwritten.
+
+    :raises ValidatorKeyError: if the file exists or cannot be created.
     """
-    while True:
-        key = secrets.token_bytes(32)
-        if 0 < int.from_bytes(key, "big") < _SECP256K1_N:
-            break
+    path = Path(path)
+    key = coincurve.PrivateKey()  # from the operating system's randomness
     try:
+        # O_EXCL: never replace a key; the mode is set at creation, so no moment exists when
+        # another user could read the file.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyFileError(f"{path} exists already: refusing to overwrite a key") from None
+        raise ValidatorKeyError(
+            f"{path}: already exists; a key file is never overwritten"
+        ) from None
     except OSError as exc:
-        raise KeyFileError(f"cannot write key file {path}: {exc}") from None
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write("0x" + key.hex() + "\n")
-    return address_of(key)
+        raise ValidatorKeyError(f"{path}: cannot create the key file: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            os.fchmod(out.fileno(), 0o600)  # exactly 0600, whatever the umask
+            out.write("0x" + key.secret.hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise ValidatorKeyError(f"{path}: cannot write the key file: {exc.strerror}") from None
+    return _key_address(key)

@@ -23,7 +23,7 @@ from supervm.chain.transactions import Transaction
 from supervm.node.access import NodeChain
 from supervm.node.config import NodeConfig
 from supervm.node.events import ChainEvents, NewBlock
-from supervm.node.keyfile import address_of, load_key
+from supervm.node.keyfile import address_of, load_validator_key
 from supervm.node.keys import CHAIN, CONFIG, EVENTS, POOL
 from supervm.node.pool import TransactionPoolService
 from supervm.services.metrics import Metrics
@@ -43,7 +43,7 @@ class BlockProducer(Service):
         config = context.stash.get(CONFIG) or NodeConfig(dev=True)
         node = context.stash[CHAIN]
         if config.validator_key is not None:
-            self._key = load_key(config.validator_key)
+            self._key = load_validator_key(config.validator_key)
         elif config.dev:
             self._key = dev_account(0).private_key
         else:
