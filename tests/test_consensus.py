@@ -328,3 +328,19 @@ def test_finality_needs_a_majority_on_top(kernel: Kernel) -> None:
     ]  # fmt: skip
     sibling = build(kernel, chain, headers[1], ALICE)
     assert not engine.is_final(sibling, head, chain=chain)  # not on the head's chain
+
+
+def test_the_default_sealing_slot_is_now_and_after_the_parent() -> None:
+    engine = MiniClique(ConsensusSettings(validators=(dev_account(0).address,)))
+    parent = BlockHeader(
+        parent_hash=bytes(32),
+        coinbase=bytes(20),
+        state_root=bytes(32),
+        gas_limit=30_000_000,
+        number=4,
+        timestamp=1_000,
+    )
+    slot = engine.sealing_slot(dev_account(0).address, parent, chain=_NoChain(), now=2_000.7)
+    assert (slot.timestamp, slot.delay) == (2_000, 0.0)
+    behind = engine.sealing_slot(dev_account(0).address, parent, chain=_NoChain(), now=10.0)
+    assert behind.timestamp == 1_001  # never at or before the parent's time

@@ -20,6 +20,7 @@ as :class:`~supervm.chain.store.ChainStore`.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,6 +70,19 @@ class BlockProposal:
     timestamp: int
     proposer: bytes
     calls: tuple[Call, ...]
+
+
+@attrs.frozen(kw_only=True)
+class SealingSlot:
+    """When a sealer may seal the next block (:meth:`ConsensusEngine.sealing_slot`).
+
+    :param timestamp: the timestamp to give the block.
+    :param delay: seconds to wait from now before sealing; a new head arriving meanwhile makes
+        the slot stale.
+    """
+
+    timestamp: int
+    delay: float = 0.0
 
 
 class ConsensusEngine(abc.ABC):
@@ -122,6 +136,25 @@ class ConsensusEngine(abc.ABC):
     @abc.abstractmethod
     def is_final(self, header: BlockHeader, head: BlockHeader, *, chain: HeaderReader) -> bool:
         """Whether ``header`` can no longer be reverted, given the current ``head``."""
+
+    def sealing_slot(
+        self,
+        signer: bytes,
+        parent: BlockHeader,
+        *,
+        chain: HeaderReader,
+        now: float | None = None,
+    ) -> SealingSlot:
+        """When ``signer`` may seal the child of ``parent``: by default at once, timestamped
+        with the current second (at least one after the parent's).
+
+        An engine with turns (proof of authority) delays an out-of-turn sealer and refuses one
+        that may not seal yet.
+
+        :raises ConsensusError: if ``signer`` may not seal the next block.
+        """
+        now = time.time() if now is None else now
+        return SealingSlot(timestamp=max(parent.timestamp + 1, int(now)))
 
 
 ConsensusFactory = Callable[[ConsensusSettings], ConsensusEngine]

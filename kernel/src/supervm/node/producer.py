@@ -90,10 +90,16 @@ class BlockProducer(Service):
     ) -> BuiltBlock:
         """Seal one block of ``txs`` (in order) and tell the pool and the listeners."""
         key = self._key or b""
+        chain = node.chain
+        head = node.head
+        slot = chain.consensus.sealing_slot(address_of(key), head, chain=node.store)
+        if slot.delay > 0:
+            # Out of turn, or timestamps ahead of the clock after a burst of blocks: wait.
+            await asyncio.sleep(slot.delay)
         started = time.perf_counter()
 
         def build(chain: Chain) -> BuiltBlock:
-            return chain.build_block(txs, timestamp=int(time.time()), key=key)
+            return chain.build_block(txs, timestamp=slot.timestamp, key=key)
 
         built = await node.write(build)
         elapsed = time.perf_counter() - started

@@ -41,6 +41,7 @@ from supervm.chain.consensus import (
     HeaderReader,
     is_ancestor,
 )
+from supervm.chain.consensus import SealingSlot as KernelSealingSlot
 from supervm.crypto import keccak256
 
 #: Bytes of free "vanity" data at the start of ``extra_data`` (Clique's ``extraVanity``).
@@ -123,8 +124,8 @@ class PoaOptions:
         return cls(**values)
 
 
-@attrs.frozen
-class SealingSlot:
+@attrs.frozen(kw_only=True)
+class SealingSlot(KernelSealingSlot):
     """When and how an authority may seal the next block (:meth:`PoaConsensus.sealing_slot`).
 
     :param number: the block's number.
@@ -140,8 +141,6 @@ class SealingSlot:
     signer: bytes
     in_turn: bool
     difficulty: int
-    timestamp: int
-    delay: float
 
 
 def seal_hash(header: BlockHeader) -> bytes:
