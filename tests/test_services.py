@@ -180,6 +180,19 @@ def test_unknown_dependency_fails_before_anything_starts() -> None:
     assert log == []
 
 
+def test_after_if_present_orders_a_registered_service_and_ignores_an_absent_one() -> None:
+    registry = ServiceRegistry()
+    log: Log = []
+    registry.current_plugin = "p"
+    registry.add_service("rpc", Recorder(log, "rpc"), after=["chain"], after_if_present=["txpool"])
+    registry.add_service("chain", Recorder(log, "chain"))
+    assert [e.name for e in registry.start_order()] == ["chain", "rpc"]
+    assert registry.after("rpc") == ("chain",)
+    registry.add_service("txpool", Recorder(log, "txpool"), after=["chain"])
+    assert [e.name for e in registry.start_order()] == ["chain", "txpool", "rpc"]
+    assert registry.after("rpc") == ("chain", "txpool")
+
+
 def test_circular_dependencies_are_named() -> None:
     log: Log = []
     host = host_of(

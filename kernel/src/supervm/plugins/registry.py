@@ -183,24 +183,39 @@ class ServiceRegistry(NamedRegistry[Service]):
     def __init__(self) -> None:
         super().__init__("service")
         self._after: dict[str, tuple[str, ...]] = {}
+        self._after_if_present: dict[str, tuple[str, ...]] = {}
 
-    def add_service(self, name: str, service: Service, *, after: Sequence[str] = ()) -> None:
+    def add_service(
+        self,
+        name: str,
+        service: Service,
+        *,
+        after: Sequence[str] = (),
+        after_if_present: Sequence[str] = (),
+    ) -> None:
         """Register a service instance; the host starts it after the services named in ``after``.
 
         Build the instance cheaply here and do the work (sockets, files, tasks) in its
         :meth:`~supervm.services.service.Service.start`.
+
+        :param after: services that must be registered and start first.
+        :param after_if_present: services that start first if some enabled plugin registered
+            them, and are not needed otherwise (the JSON-RPC server after the pool, which a
+            node may run without).
         """
         if not isinstance(service, Service):
             raise PluginError(f"{self.current_plugin}: expected a Service, got {service!r}")
-        if isinstance(after, str):
+        if isinstance(after, str) or isinstance(after_if_present, str):
             raise PluginError(f"{self.current_plugin}: after= takes a sequence of service names")
         self._add(name, service)
         self._after[name] = tuple(after)
+        self._after_if_present[name] = tuple(after_if_present)
 
     def after(self, name: str) -> tuple[str, ...]:
-        """The services ``name`` starts after."""
+        """The services ``name`` starts after (those ``after_if_present`` named only if they
+        are registered)."""
         self.entry(name)
-        return self._after[name]
+        return self._after[name] + tuple(n for n in self._after_if_present[name] if n in self)
 
     def start_order(self) -> list[Entry[Service]]:
         """The services in the order to start them (stop them in the reverse order).
@@ -222,7 +237,7 @@ class ServiceRegistry(NamedRegistry[Service]):
                 cycle = " -> ".join([*visiting[visiting.index(entry.name) :], entry.name])
                 raise ServiceError(f"services wait for each other: {cycle}")
             visiting.append(entry.name)
-            for dependency in self._after[entry.name]:
+            for dependency in self.after(entry.name):
                 if dependency not in self:
                     raise ServiceError(
                         f"service {entry.name!r} (plugin {entry.plugin}) starts after "

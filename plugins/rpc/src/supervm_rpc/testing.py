@@ -1,0 +1,178 @@
+"""Test helpers: a node's services run in a background thread's event loop, reached over real
+sockets with a small synchronous JSON-RPC client.
+
+For this plugin's tests and for plugin authors testing the methods they register::
+
+    node = NodeThread(kernel, NodeConfig(dev=True, data_dir=tmp, rpc_port=0))
+    assert node.call("eth_chainId") == "0x7a69"
+    node.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from supervm.chain.dev_accounts import DevAccount
+from supervm.chain.transactions import UnsignedTransaction, encode_transaction, sign_transaction
+from supervm.kernel import Kernel
+from supervm.node import CONFIG, ENDPOINTS, NodeConfig
+from supervm.plugins.registry import ServiceRegistry
+from supervm.services.host import ServiceHost
+from supervm.services.service import Stash
+
+T = TypeVar("T")
+
+
+def hx(raw: bytes) -> str:
+    """``0x`` and the hex of ``raw``."""
+    return "0x" + raw.hex()
+
+
+class RpcFailure(AssertionError):
+    """A call answered with an error object."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.error = error
+        self.code = error["code"]
+        self.message = error["message"]
+        self.data = error.get("data")
+
+
+class NodeThread:
+    """A ServiceHost running in its own thread and event loop."""
+
+    def __init__(
+        self, kernel: Kernel, config: NodeConfig, services: ServiceRegistry | None = None
+    ) -> None:
+        self.kernel = kernel
+        self.stash = Stash()
+        self.stash[CONFIG] = config
+        self.host = ServiceHost(kernel, services, stash=self.stash)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.run(self.host.start())
+        self.url: str = self.stash[ENDPOINTS]["rpc"]
+        self.ws_url = "ws" + self.url.removeprefix("http")
+        self.port = int(self.url.rsplit(":", 1)[1].strip("/"))
+        self._ids = 0
+        self.chain_id = int(self.call("eth_chainId"), 16)
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coroutine`` in the node's loop and wait for it."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(timeout)
+
+    def stop(self) -> None:
+        try:
+            self.run(self.host.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self.loop.close()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def post(
+        self, body: bytes | object, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POST ``body`` (JSON-encoded unless bytes); status, headers and body."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=raw,
+            method="POST",
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def request(self, method: str, *params: Any) -> dict[str, Any]:
+        """One call's whole response object."""
+        self._ids += 1
+        status, _headers, body = self.post(
+            {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": list(params)}
+        )
+        assert status == 200, body
+        answer: dict[str, Any] = json.loads(body)
+        assert answer["id"] == self._ids and answer["jsonrpc"] == "2.0"
+        return answer
+
+    def call(self, method: str, *params: Any) -> Any:
+        """One call's result; :class:`RpcFailure` for an error."""
+        answer = self.request(method, *params)
+        if "error" in answer:
+            assert "result" not in answer
+            raise RpcFailure(answer["error"])
+        return answer["result"]
+
+    def error(self, method: str, *params: Any) -> RpcFailure:
+        """The error a call must answer."""
+        try:
+            result = self.call(method, *params)
+        except RpcFailure as failure:
+            return failure
+        raise AssertionError(f"{method} answered {result!r}, expected an error")
+
+    # -- the chain ----------------------------------------------------------------------------
+
+    def send(self, account: DevAccount, to: bytes | None, data: bytes = b"", **fields: Any) -> str:
+        """Sign and send a transaction with eth_sendRawTransaction; its hash."""
+        raw = self.sign(account, to, data, **fields)
+        result: str = self.call("eth_sendRawTransaction", "0x" + raw.hex())
+        return result
+
+    def sign(
+        self, account: DevAccount, to: bytes | None, data: bytes = b"", **fields: Any
+    ) -> bytes:
+        nonce = fields.pop("nonce", None)
+        if nonce is None:
+            nonce = int(self.call("eth_getTransactionCount", hx(account.address), "pending"), 16)
+        unsigned = UnsignedTransaction(
+            **{
+                "type": 2,
+                "chain_id": self.chain_id,
+                "nonce": nonce,
+                "max_priority_fee_per_gas": 10**9,
+                "max_fee_per_gas": 10 * 10**9,
+                "gas": 3_000_000,
+                "to": to,
+                "data": data,
+                **fields,
+            }
+        )
+        return encode_transaction(sign_transaction(unsigned, account.private_key))
+
+    def receipt(self, tx_hash: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Wait for ``tx_hash``'s receipt."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            receipt = self.call("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                assert isinstance(receipt, dict)
+                return receipt
+            time.sleep(0.02)
+        raise AssertionError(f"no receipt for {tx_hash} within {timeout} s")
+
+    def wait_block(self, number: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while int(self.call("eth_blockNumber"), 16) < number:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"block {number} did not come within {timeout} s")
+            time.sleep(0.02)
+
+    def transfer(self, account: DevAccount, to: bytes, value: int = 1) -> dict[str, Any]:
+        """A plain value transfer, mined: its receipt."""
+        return self.receipt(self.send(account, to, value=value, gas=21_000))
