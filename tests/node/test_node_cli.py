@@ -83,11 +83,34 @@ def test_a_bad_validator_key_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+def poa_genesis_file(tmp_path: Path, authority: bytes) -> Path:
+    from supervm.chain.dev_accounts import dev_accounts
+    from supervm_consensus_poa import poa_genesis
+
+    path = tmp_path / "genesis.json"
+    genesis = poa_genesis([authority], accounts=[a.address for a in dev_accounts()])
+    path.write_text(json.dumps(genesis))
+    return path
+
+
 @pytest.mark.slow
 def test_a_key_that_is_not_an_authority_is_refused(tmp_path: Path) -> None:
+    from supervm.chain.dev_accounts import dev_account
+
     key = tmp_path / "key"
     key.write_text("11" * 32)
-    proc = start("--dev", "--rpc-port", "0", "--validator-key", str(key), cwd=tmp_path)
+    genesis = poa_genesis_file(tmp_path, dev_account(1).address)
+    proc = start(
+        "--genesis",
+        str(genesis),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--rpc-port",
+        "0",
+        "--validator-key",
+        str(key),
+        cwd=tmp_path,
+    )
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "is not an authority of this chain" in err

@@ -15,10 +15,10 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from supervm.chain.chain import Chain, ChainError
-from supervm.chain.dev_accounts import dev_account, dev_accounts
+from supervm.chain.dev_accounts import dev_accounts
 from supervm.chain.genesis import dev_genesis, load_genesis, parse_genesis
 from supervm.chain.store import ChainStore
 from supervm.node.access import NodeChain
@@ -34,26 +34,18 @@ log = logging.getLogger("supervm.node")
 CHAIN_SUBDIR: Final = "chain"
 #: The storage a node keeps its chain in.
 CHAIN_STORAGE: Final = "lmdb"
-#: The engine a dev chain seals with when the consensus_poa plugin is enabled.
-POA_ENGINE: Final = "poa"
 
 
-def dev_chain_genesis(consensus_engines: list[str], authority: bytes) -> dict[str, object]:
-    """The genesis of a dev chain: the dev accounts funded, ``authority`` its one sealer.
+def dev_chain_genesis() -> dict[str, Any]:
+    """The genesis of a dev chain: the ten dev accounts funded, the kernel's ``dev`` engine.
 
-    Proof of authority when the ``poa`` engine is registered (so that a dev chain seals as a
-    network does), else the kernel's ``dev`` engine.
+    A dev chain has one authority (dev account 0) and no seal in its headers, as Hardhat,
+    anvil and geth's dev mode: a Clique seal makes ``extraData`` 97 bytes, which web3.py refuses
+    by default (``ExtraDataLengthError``) without its proof-of-authority middleware, and a dev
+    node must work with every client unchanged. Proof of authority is for chains started from a
+    genesis naming the ``poa`` engine (``--genesis``).
     """
-    genesis = dev_genesis(tuple(a.address for a in dev_accounts()))
-    if POA_ENGINE in consensus_engines:
-        genesis["supervm"] = {
-            "consensus": {
-                "engine": POA_ENGINE,
-                "validators": ["0x" + authority.hex()],
-                "period": 0,
-            }
-        }
-    return genesis
+    return dev_genesis(tuple(a.address for a in dev_accounts()))
 
 
 class ChainService(Service):
@@ -79,7 +71,7 @@ class ChainService(Service):
             if config.genesis is not None:
                 genesis, raw = load_genesis(config.genesis)
             elif config.dev:
-                data = dev_chain_genesis(kernel.consensus_engines.names(), dev_account(0).address)
+                data = dev_chain_genesis()
                 raw = json.dumps(data, indent=2).encode()
                 genesis = parse_genesis(data)
             else:

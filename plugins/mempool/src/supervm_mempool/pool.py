@@ -23,12 +23,12 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 
 import attrs
+from supervm.chain.blocks import transaction_encoding
 from supervm.chain.processor import BlockEnv
 from supervm.chain.transactions import (
     SUPPORTED_TX_TYPES,
     Transaction,
     TransactionError,
-    encode_transaction,
     fee_cap,
     intrinsic_gas,
     tip_cap,
@@ -325,7 +325,7 @@ class TransactionPool:
         """The stateless checks, in geth's ``ValidateTransaction`` order."""
         if tx.type not in self.accepted_types:
             raise PoolError(TYPE_NOT_SUPPORTED, f"type {tx.type}")
-        size = len(encode_transaction(tx))
+        size = len(transaction_encoding(tx))  # decoding kept the received bytes
         if size > TX_MAX_SIZE:
             raise PoolError(OVERSIZED_DATA, f"{size} bytes, limit {TX_MAX_SIZE}")
         # A legacy transaction without EIP-155 is valid on every chain, as in geth's pool.
