@@ -910,3 +910,31 @@ def test_tampered_block_is_refused_without_a_trace(
         target.import_block(encode_block(built.block))
     assert target.head.hash == source.chain.head.hash
     assert contents(target.storage) == contents(source.chain.storage)
+
+
+@EXAMPLES
+@given(blocks=blocks_of)
+def test_earlier_states_read_through_the_tries_equal_the_flat_state_of_their_block(
+    kernel: Kernel, blocks: list[tuple[list[Intent], bytes]]
+) -> None:
+    from supervm.state.historical import HistoricalStorage
+
+    scenario = Scenario(new_chain(kernel))
+    chain = scenario.chain
+    snapshots = [(chain.head, dict(chain.storage.iterate(b"\x01", b"\x06")))]
+    for intents, coinbase in blocks:
+        scenario.build(intents, coinbase)
+        snapshots.append((chain.head, dict(chain.storage.iterate(b"\x01", b"\x06"))))
+    # Code is stored once by its hash and never removed: a later block's code is there too,
+    # reachable only through a code hash. Every other key must read as it was.
+    keys = {k for _, flat in snapshots for k in flat if k[:1] != b"\x02"}
+    keys |= {prefix + a for prefix in (b"\x03", b"\x04", b"\x05") for a in RECIPIENTS}
+    for header, flat in snapshots:
+        historical = HistoricalStorage(chain.open_root(header.state_root), chain.storage)
+        wanted = keys | {k for k in flat if k[:1] == b"\x02"}
+        differences = {
+            k.hex(): (historical.get(k), flat.get(k))
+            for k in wanted
+            if historical.get(k) != flat.get(k)
+        }
+        assert not differences, (header.number, differences)

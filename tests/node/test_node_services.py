@@ -21,7 +21,7 @@ from supervm.chain.transactions import (
 from supervm.execution.wasm_binary import with_end_marker
 from supervm.model import ErrorKind
 from supervm.node import CHAIN, CONFIG, EVENTS, POOL, CallRequest, NewBlock, NodeConfig
-from supervm.node.access import CallFailed, HistoricalStateError
+from supervm.node.access import CallFailed
 from supervm.node.chain_service import ChainService
 from supervm.node.pool import PoolRejected
 from supervm.node.producer import BlockProducer
@@ -271,15 +271,28 @@ def test_a_transfer_estimate_is_21000(with_node: WithNode) -> None:
     with_node(body)
 
 
-def test_only_the_heads_state_is_kept(with_node: WithNode) -> None:
+def test_earlier_states_are_read_through_their_tries(with_node: WithNode) -> None:
     async def body(node: Node) -> None:
-        await node.include(signed(0, 0, to=BOB.address, value=1, gas=21_000))
+        deploy, address = deploy_contract()
+        await node.include(deploy)
+        await node.include(signed(0, 1, to=address, data=b"\x01first", gas=200_000))
         chain = node.stash[CHAIN]
+        middle = chain.head
+        await node.include(signed(0, 2, to=address, data=b"\x01second", gas=200_000))
+        await node.include(signed(0, 3, to=BOB.address, value=10**18, gas=21_000))
+        then, now = chain.state(middle), chain.state()
+        assert then.storage(address, b"v") == b"\x01first"
+        assert now.storage(address, b"v") == b"\x01second"
+        assert then.nonce(ALICE.address) == 2 and now.nonce(ALICE.address) == 4
+        assert now.balance(BOB.address) - then.balance(BOB.address) == 10**18
+        assert then.code(address) == now.code(address) != b""
         genesis = chain.store.header_by_number(0)
         assert genesis is not None
-        with pytest.raises(HistoricalStateError, match="block 0"):
-            chain.state(genesis)
-        assert chain.state(chain.head).nonce(ALICE.address) == 1
+        assert chain.state(genesis).code(address) == b""
+        assert chain.state(genesis).nonce(ALICE.address) == 0
+        # A call at an earlier block sees that block's state.
+        echo = chain.call(CallRequest(to=address, data=b"\x00x"), middle)
+        assert echo.error is None and echo.return_data == b"\x00x"
 
     with_node(body)
 

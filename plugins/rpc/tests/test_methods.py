@@ -78,12 +78,17 @@ def test_balance_nonce_and_transfer(node: NodeThread, accounts: list[DevAccount]
     assert node.call("eth_getBalance", hx(recipient), "finalized") == hex(12345)
 
 
-def test_historical_state_is_refused_with_the_reason(
+def test_earlier_blocks_answer_with_their_state(
     node: NodeThread, accounts: list[DevAccount]
 ) -> None:
+    before = int(node.call("eth_getBalance", hx(STRANGER), "latest"), 16)
+    number = node.call("eth_blockNumber")
     node.transfer(accounts[4], STRANGER)
-    failure = node.error("eth_getBalance", hx(accounts[4].address), "earliest")
-    assert failure.code == -32000 and "historical state unavailable" in failure.message
+    assert int(node.call("eth_getBalance", hx(STRANGER), number), 16) == before
+    assert int(node.call("eth_getBalance", hx(STRANGER), "latest"), 16) > before
+    assert node.call("eth_getTransactionCount", hx(accounts[4].address), "earliest") == "0x0"
+    genesis = int(node.call("eth_getBalance", hx(accounts[4].address), "earliest"), 16)
+    assert genesis == 10_000 * 10**18
     failure = node.error("eth_getBalance", hx(accounts[4].address), "0xffffff")
     assert (failure.code, failure.message) == (-32000, "header not found")
     unknown = {"blockHash": "0x" + "ab" * 32}
@@ -260,6 +265,13 @@ def test_storage_at_and_proof(
     assert absent is None and missing["balance"] == "0x0"
     contract = node.call("eth_getProof", token["address"], [], "latest")
     assert contract["codeHash"] != hx(keccak256(b"")) and contract["nonce"] == "0x1"
+    # An earlier block's proof verifies against that block's root, with that block's balance.
+    genesis = node.call("eth_getBlockByNumber", "earliest", False)
+    old = node.call("eth_getProof", hx(who), [], "earliest")
+    old_root = bytes.fromhex(genesis["stateRoot"][2:])
+    nodes = [bytes.fromhex(n[2:]) for n in old["accountProof"]]
+    assert verify_proof(old_root, keccak256(who), nodes) is not None
+    assert old["balance"] == node.call("eth_getBalance", hx(who), "earliest")
 
 
 def test_blocks_and_transactions(node: NodeThread, accounts: list[DevAccount]) -> None:

@@ -381,6 +381,10 @@ class Chain:
             "commit": time.perf_counter() - started,
         }
 
+    def open_root(self, root: bytes) -> StateRoot:
+        """The state root ``root`` over the stored trie nodes: proofs and reads of that state."""
+        return self._open_root(root)
+
     def _open_root(self, root: bytes) -> StateRoot:
         storage = self.storage
 

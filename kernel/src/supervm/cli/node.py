@@ -20,7 +20,14 @@ from supervm.chain.dev_accounts import DEV_MNEMONIC
 from supervm.cli.chain import DATA_DIR_ENV
 from supervm.cli.state import kernel_state
 from supervm.kernel import Kernel
-from supervm.node.config import DEFAULT_RPC_HOST, DEFAULT_RPC_PORT, NodeConfig
+from supervm.node.config import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_RPC_GAS_CAP,
+    DEFAULT_RPC_HOST,
+    DEFAULT_RPC_PORT,
+    NodeConfig,
+)
 from supervm.node.keys import CHAIN, CONFIG, ENDPOINTS
 from supervm.services.host import ServiceHost
 from supervm.services.service import Stash
@@ -85,6 +92,27 @@ def _origins(value: str) -> tuple[str, ...]:
     help="Comma-separated Host names the RPC accepts ('*': any).",
 )
 @click.option(
+    "--rpc-gas-cap",
+    type=click.IntRange(min=21_000),
+    default=DEFAULT_RPC_GAS_CAP,
+    show_default=True,
+    help="Most gas an eth_call or eth_estimateGas runs with (geth's --rpc.gascap).",
+)
+@click.option(
+    "--rpc-max-batch",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BATCH,
+    show_default=True,
+    help="Most calls in one JSON-RPC batch (geth's --rpc.batch-request-limit).",
+)
+@click.option(
+    "--rpc-max-request-bytes",
+    type=click.IntRange(min=1024),
+    default=DEFAULT_MAX_REQUEST_BYTES,
+    show_default=True,
+    help="Largest HTTP request body or WebSocket message accepted.",
+)
+@click.option(
     "--demo",
     "demo",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -104,6 +132,9 @@ def node_command(
     validator_key: Path | None,
     rpc_cors: str,
     rpc_vhosts: str,
+    rpc_gas_cap: int,
+    rpc_max_batch: int,
+    rpc_max_request_bytes: int,
     demo: Path | None,
     once: bool,
 ) -> None:
@@ -123,6 +154,9 @@ def node_command(
         validator_key=validator_key,
         cors_origins=_origins(rpc_cors),
         vhosts=_origins(rpc_vhosts),
+        rpc_gas_cap=rpc_gas_cap,
+        max_batch=rpc_max_batch,
+        max_request_bytes=rpc_max_request_bytes,
     )
     root = logging.getLogger("supervm")
     if root.level > logging.INFO or root.level == logging.NOTSET:

@@ -16,13 +16,15 @@ from typing import TypeVar
 
 import attrs
 
-from supervm.chain.blocks import BlockHeader
+from supervm.chain.blocks import EMPTY_TRIE_ROOT, BlockHeader
 from supervm.chain.chain import Chain
 from supervm.chain.dev_accounts import DevAccount
 from supervm.chain.pipeline import next_base_fee
 from supervm.chain.processor import BlockEnv, TransactionExecutor, TransactionResult
 from supervm.chain.transactions import DYNAMIC_FEE_TX_TYPE, UnsignedTransaction
 from supervm.errors import SuperVMError
+from supervm.state.commitment import TRIE_NODE_PREFIX
+from supervm.state.historical import HistoricalStorage
 from supervm.state.world import WorldState
 
 T = TypeVar("T")
@@ -32,7 +34,7 @@ _TRANSFER_GAS = 21_000
 
 
 class HistoricalStateError(SuperVMError):
-    """The state of a block before the head was asked for; the node keeps only the head's."""
+    """The state of an earlier block cannot be read (its trie nodes are missing)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -85,17 +87,25 @@ class NodeChain:
         return self.chain.head
 
     def state(self, header: BlockHeader | None = None) -> WorldState:
-        """A world state over ``header``'s state (default: the head's).
+        """A world state over the state after ``header``'s block (default: the head's).
 
-        :raises HistoricalStateError: for a block other than the head: only the head's state is
-            kept in the flat layout (geth's default node also keeps only recent states).
+        The head's state is read from the flat layout; an earlier block's through its state
+        root's tries (:class:`~supervm.state.historical.HistoricalStorage`), slower but
+        complete: every block's trie nodes are kept.
+
+        :raises HistoricalStateError: if the block's trie nodes are not stored.
         """
-        if header is not None and header.hash != self.chain.head.hash:
+        chain = self.chain
+        if header is None or header.hash == chain.head.hash:
+            return chain.state()
+        root_stored = chain.storage.get(TRIE_NODE_PREFIX + header.state_root) is not None
+        if not root_stored and header.state_root != EMPTY_TRIE_ROOT:
             raise HistoricalStateError(
-                f"historical state unavailable: the node keeps the state of the head (block "
-                f"{self.chain.head.number}) only, not of block {header.number}"
+                f"historical state unavailable: the trie nodes of block {header.number}'s "
+                f"state root 0x{header.state_root.hex()} are not stored"
             )
-        return self.chain.state()
+        root = chain.open_root(header.state_root)
+        return WorldState(HistoricalStorage(root, chain.storage))
 
     def next_env(self) -> BlockEnv:
         """The environment of the block that would come after the head."""
@@ -126,38 +136,44 @@ class NodeChain:
     def call(self, request: CallRequest, header: BlockHeader | None = None) -> TransactionResult:
         """Run ``request`` on ``header``'s state (default: the head's) and drop its changes.
 
-        The call runs in the environment of the block after ``header``, as geth's does for the
-        latest block; a request with no gas runs with :attr:`gas_cap`.
+        The call runs in ``header``'s block environment (its number, time, base fee), as geth's
+        does; a request with no gas runs with :attr:`gas_cap`.
+
+        Execution backends keep per-call state on shared instances, so a call must not run
+        while the writer thread builds a block: from the event loop, run it through
+        :meth:`write` (``await node.write(lambda _: node.call(request))``).
         """
-        self.state(header)  # refuses a historical block
-        env = self.next_env()
+        header = header or self.chain.head
+        env = self.env_of(header)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
-        return self._simulate(request, gas, env)
+        return self._simulate(request, gas, env, header)
 
     def estimate_gas(self, request: CallRequest, header: BlockHeader | None = None) -> int:
         """The least gas limit under which ``request`` succeeds (geth's binary search).
 
         :raises CallFailed: if it fails even with the most gas allowed, with that run's result.
         """
-        self.state(header)  # refuses a historical block
-        env = self.next_env()
+        header = header or self.chain.head
+        env = self.env_of(header)
         high = min(request.gas if request.gas is not None else env.gas_limit, self.gas_cap)
-        result = self._simulate(request, high, env)
+        result = self._simulate(request, high, env, header)
         if result.error is not None:
             raise CallFailed(result)
         # The first run's gas used is almost always enough; confirm it before searching.
         low = max(result.gas_used, _TRANSFER_GAS) - 1
-        if self._simulate(request, low + 1, env).error is None:
+        if self._simulate(request, low + 1, env, header).error is None:
             return low + 1
         while low + 1 < high:
             mid = (low + high) // 2
-            if self._simulate(request, mid, env).error is None:
+            if self._simulate(request, mid, env, header).error is None:
                 high = mid
             else:
                 low = mid
         return high
 
-    def _simulate(self, request: CallRequest, gas: int, env: BlockEnv) -> TransactionResult:
+    def _simulate(
+        self, request: CallRequest, gas: int, env: BlockEnv, header: BlockHeader
+    ) -> TransactionResult:
         tx = UnsignedTransaction(
             type=DYNAMIC_FEE_TX_TYPE,
             chain_id=env.chain_id,
@@ -170,7 +186,7 @@ class NodeChain:
             data=request.data,
         )
         executor = TransactionExecutor(self.chain.kernel, env)
-        return executor.simulate(tx, request.sender, self.chain.state())
+        return executor.simulate(tx, request.sender, self.state(header))
 
     # -- writing ------------------------------------------------------------------------------
 

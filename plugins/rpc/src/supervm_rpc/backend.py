@@ -162,7 +162,7 @@ class RpcBackend:
         return found
 
     def state(self, ref: BlockRef) -> WorldState:
-        """The state after block ``ref``; only the head's is kept.
+        """The state after block ``ref`` (an earlier block's through its tries).
 
         :raises RpcError: -32000 "header not found", or the historical-state message.
         """
@@ -175,7 +175,7 @@ class RpcBackend:
             raise RpcError(SERVER_ERROR, str(exc)) from None
 
     def state_header(self, ref: BlockRef) -> BlockHeader:
-        """The header of ``ref``, which must be the head (the only state kept)."""
+        """The header of ``ref``, whose state must be readable."""
         header = self.header(ref)
         if header is None:
             raise header_not_found()
