@@ -36,6 +36,7 @@ NODE_METRICS = {
     "chain_gas_used_total": "counter",
     "chain_block_execution_seconds": "histogram",
     "chain_block_commit_seconds": "histogram",
+    "chain_block_seal_seconds": "histogram",
     "chain_gas_per_second": "gauge",
     "chain_reexecutions_total": "counter",
     "txpool_pending": "gauge",

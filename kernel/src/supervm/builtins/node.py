@@ -44,6 +44,11 @@ def supervm_register_metrics(registry: MetricRegistry) -> None:
         "Seconds writing a block and its state in one batch.",
         buckets=_BLOCK_BUCKETS,
     )
+    registry.add_histogram(
+        "chain_block_seal_seconds",
+        "Seconds sealing a block as a whole: execution, receipts, roots, seal and commit.",
+        buckets=_BLOCK_BUCKETS,
+    )
     registry.add_gauge(
         "chain_gas_per_second", "Gas per second of the last block, sealing included."
     )

@@ -94,8 +94,11 @@ class BlockProducer(Service):
         head = node.head
         slot = chain.consensus.sealing_slot(address_of(key), head, chain=node.store)
         if slot.delay > 0:
-            # Out of turn, or timestamps ahead of the clock after a burst of blocks: wait.
+            # Out of turn, or timestamps ahead of the clock after a burst of blocks: wait, and
+            # take what arrived meanwhile too.
             await asyncio.sleep(slot.delay)
+            if pool is not None:
+                txs = pool.pending(next_base_fee(head))
         started = time.perf_counter()
 
         def build(chain: Chain) -> BuiltBlock:
@@ -144,6 +147,7 @@ def _record(metrics: Metrics, chain: Chain, built: BuiltBlock, elapsed: float) -
     execution = timings.get("execution", elapsed)
     metrics.observe("chain_block_execution_seconds", execution)
     metrics.observe("chain_block_commit_seconds", timings.get("commit", 0.0))
+    metrics.observe("chain_block_seal_seconds", elapsed)
     if elapsed > 0:
         metrics.set("chain_gas_per_second", header.gas_used / elapsed)
     # Only a scheduler that executes speculatively re-executes; it reports how often.
