@@ -19,7 +19,7 @@ import attrs
 from supervm.chain.blocks import EMPTY_TRIE_ROOT, BlockHeader
 from supervm.chain.chain import Chain
 from supervm.chain.dev_accounts import DevAccount
-from supervm.chain.pipeline import next_base_fee
+from supervm.chain.pipeline import env_for, next_base_fee
 from supervm.chain.processor import BlockEnv, TransactionExecutor, TransactionResult
 from supervm.chain.transactions import DYNAMIC_FEE_TX_TYPE, UnsignedTransaction
 from supervm.errors import SuperVMError
@@ -121,15 +121,7 @@ class NodeChain:
 
     def env_of(self, header: BlockHeader) -> BlockEnv:
         """The environment ``header``'s block ran in."""
-        return BlockEnv(
-            chain_id=self.chain_id,
-            number=header.number,
-            timestamp=header.timestamp,
-            coinbase=header.coinbase,
-            gas_limit=header.gas_limit,
-            base_fee=header.base_fee_per_gas or 0,
-            prev_randao=header.mix_hash,
-        )
+        return env_for(header, self.chain_id)
 
     # -- calls --------------------------------------------------------------------------------
 
