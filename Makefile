@@ -20,13 +20,34 @@ $(VENV)/.installed: $(UV) requirements.lock kernel/pyproject.toml $(wildcard plu
 	touch $@
 
 # The contract toolchain (AssemblyScript, solc-js, binaryen, OpenZeppelin) from package-lock.json.
-node_modules/.installed: package.json package-lock.json sdk/assemblyscript/package.json
+node_modules/.installed: package.json package-lock.json $(wildcard sdk/*/package.json explorer/package.json)
 	@command -v node >/dev/null || { echo "error: Node.js 18+ is needed for the contract toolchain (apt-get install nodejs npm)"; exit 1; }
 	@command -v npm >/dev/null || { echo "error: npm is needed for the contract toolchain (apt-get install npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# The explorer the node serves: plain ES modules assembled into the explorer plugin's package data.
+EXPLORER_APP := plugins/explorer/src/supervm_explorer/static/index.html
+$(EXPLORER_APP): explorer/build.mjs explorer/package.json $(wildcard explorer/src/* explorer/src/js/*)
+	npm run build --silent --workspace @supervm/explorer
+	touch $@
+
+# Headless Chromium for the explorer's browser test (Debian's package; root or sudo installs it).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "error: the explorer's browser test needs Chromium at $(CHROMIUM) (Debian: apt-get install chromium)"; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+# The JS SDK and the Hardhat plugin (TypeScript, ESM and CJS builds); the plugin needs the SDK's.
+SDK_BUILT := sdk/.built
+$(SDK_BUILT): node_modules/.installed $(shell find sdk/js/src sdk/hardhat-plugin/src -type f 2>/dev/null) sdk/js/package.json sdk/hardhat-plugin/package.json
+	npm run build --silent --workspace sdk/js
+	npm run build --silent --workspace sdk/hardhat-plugin
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(EXPLORER_APP) $(SDK_BUILT) $(CHROMIUM)
 
 # A dev node that deploys the example ERC20 with a signed transaction, makes a few transfers and
 # keeps serving JSON-RPC on 127.0.0.1:8545 until Ctrl-C; `make run ARGS=--once` exits after the
@@ -43,6 +64,7 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	npm test --workspace sdk/assemblyscript
+	npm test --workspace @supervm/explorer
 	$(VENV)/bin/pytest -q
 
 bench: install

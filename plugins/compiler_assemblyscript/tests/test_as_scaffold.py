@@ -47,15 +47,15 @@ def test_names() -> None:
     [
         (
             "my-counter", [],
-            "template: counter (the default; --template counter|erc20)", "MyCounter",
+            "template: counter (the default; --template counter|erc20|hardhat)", "MyCounter",
         ),
         (
             "my-token", [],
-            "template: erc20 (inferred from the name; --template counter|erc20)", "MyToken",
+            "template: erc20 (inferred from the name; --template counter|erc20|hardhat)", "MyToken",
         ),
         (
             "gold", ["--template", "erc20"],
-            "template: erc20 (chosen with --template; known: counter|erc20)", "Gold",
+            "template: erc20 (chosen with --template; known: counter|erc20|hardhat)", "Gold",
         ),
     ],
 )  # fmt: skip
@@ -112,7 +112,9 @@ def test_unknown_template_is_one_line(tmp_path: Path) -> None:
         obj=KernelState((), False, _kernel()),
     )  # fmt: skip
     assert result.exit_code == 1
-    assert result.output == "Error: unknown template 'nft' for --lang as (known: counter, erc20)\n"
+    assert result.output == (
+        "Error: unknown template 'nft' for --lang as (known: counter, erc20, hardhat)\n"
+    )
     assert not (tmp_path / "my-nft").exists()
     with pytest.raises(ValueError, match="unknown template 'nft'"):
         supervm_compiler_assemblyscript.AssemblyScriptCompiler().scaffold("x", tmp_path, "nft")

@@ -128,9 +128,14 @@ def test_a_batch_of_raw_transactions_is_fast(node: NodeThread) -> None:
     replies = answer(node, batch)
     elapsed = time.perf_counter() - started
     assert [r["id"] for r in replies] == list(range(1000))
-    for reply in replies:
+    from supervm.node.keyfile import address_of
+
+    for reply, sender in zip(replies, senders, strict=True):
         assert reply["error"]["code"] == -32000
-        assert reply["error"]["message"].startswith("insufficient funds for gas * price + value")
+        message = reply["error"]["message"]
+        assert message.startswith("insufficient funds for gas * price + value")
+        # Each sender, recovered ahead by the batch's worker process, is the one it signed with.
+        assert f"address 0x{address_of(sender.private_key).hex()} " in message
     assert elapsed < 10, f"a 1000-call batch took {elapsed:.2f} s"
 
 
@@ -281,3 +286,30 @@ def test_metrics_count_calls(node: NodeThread) -> None:
     # Every registered method has its pair declared, the plugins' too.
     declared = {m.name for m in metrics.describe()}
     assert {"rpc_duration_test_big_success", "rpc_duration_eth_call_failure"} <= declared
+
+
+def test_pages_hook_serves_every_get_path(node: NodeThread) -> None:
+    """A service's PAGES handler answers plain GETs at / and any other path; without one, /
+    is the short text and other paths 404."""
+    from aiohttp import web
+    from supervm_rpc import PAGES
+
+    async def pages(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=f"page {request.path}")
+
+    async def get(path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as session, session.get(node.url + path) as got:
+            return got.status, await got.text()
+
+    before = node.stash.get(PAGES)  # the explorer plugin's, when it is installed
+    try:
+        node.stash[PAGES] = pages
+        assert asyncio.run(get("")) == (200, "page /")
+        assert asyncio.run(get("js/app.js")) == (200, "page /js/app.js")
+        del node.stash[PAGES]
+        status, text = asyncio.run(get(""))
+        assert status == 200 and "JSON-RPC endpoint" in text
+        assert asyncio.run(get("js/app.js"))[0] == 404
+    finally:
+        if before is not None:
+            node.stash[PAGES] = before

@@ -214,10 +214,15 @@ def choose_template(compiler: Compiler, lang: str, name: str, given: str | None)
 
 @click.command("new")
 @click.argument("name")
-@click.option("--lang", required=True, help="Contract language: as (AssemblyScript) or sol.")
+@click.option(
+    "--lang",
+    help="Contract language: as (AssemblyScript) or sol. May be left out when --template names "
+    "a template only one language has (hardhat).",
+)
 @click.option(
     "--template",
-    help="Project template: counter or erc20. Default: erc20 if NAME contains "
+    help="Project template: counter, erc20, or (--lang as) hardhat, a Hardhat 2 project. "
+    "Default: erc20 if NAME contains "
     + ", ".join(repr(w) for w in TOKEN_WORDS)
     + ", else counter.",
 )
@@ -231,13 +236,21 @@ def choose_template(compiler: Compiler, lang: str, name: str, given: str | None)
 )
 @click.pass_context
 def new_command(
-    ctx: click.Context, name: str, lang: str, template: str | None, parent: Path
+    ctx: click.Context, name: str, lang: str | None, template: str | None, parent: Path
 ) -> None:
     """Create a contract project NAME from a template, ready to build and test."""
     if not name.replace("-", "").replace("_", "").isalnum():
         raise click.BadParameter("use letters, digits, '-' and '_'", param_hint="NAME")
     registry = kernel_state(ctx).kernel.compilers()
     compilers = {e.value.language: e.value for e in registry.entries() if e.value.language}
+    if lang is None:
+        # `supervm new my-dapp --template hardhat`: the template alone says the language.
+        having = sorted(k for k, c in compilers.items() if template in c.templates)
+        if template is None or len(having) != 1:
+            raise click.UsageError(
+                "Missing option '--lang' (known: " + (", ".join(sorted(compilers)) or "none") + ")"
+            )
+        lang = having[0]
     compiler = compilers.get(lang)
     if compiler is None:
         known = ", ".join(sorted(compilers)) or "none: no compiler plugin is enabled"

@@ -113,6 +113,18 @@ def _origins(value: str) -> tuple[str, ...]:
     help="Largest HTTP request body or WebSocket message accepted.",
 )
 @click.option(
+    "--explorer-port",
+    type=click.IntRange(0, 65535),
+    help="Serve the block explorer on this port (default: at / on the RPC port).",
+)
+@click.option("--no-explorer", is_flag=True, help="Do not serve the block explorer.")
+@click.option(
+    "--artifacts",
+    "artifacts_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder of contract artifacts (*.json) whose ABIs the explorer decodes with.",
+)
+@click.option(
     "--demo",
     "demo",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -135,6 +147,9 @@ def node_command(
     rpc_gas_cap: int,
     rpc_max_batch: int,
     rpc_max_request_bytes: int,
+    explorer_port: int | None,
+    no_explorer: bool,
+    artifacts_dir: Path | None,
     demo: Path | None,
     once: bool,
 ) -> None:
@@ -157,6 +172,9 @@ def node_command(
         rpc_gas_cap=rpc_gas_cap,
         max_batch=rpc_max_batch,
         max_request_bytes=rpc_max_request_bytes,
+        explorer=not no_explorer,
+        explorer_port=explorer_port,
+        artifacts_dir=artifacts_dir,
     )
     root = logging.getLogger("supervm")
     if root.level > logging.INFO or root.level == logging.NOTSET:
@@ -233,6 +251,8 @@ def _announce(stash: Stash, config: NodeConfig) -> None:
     endpoints = stash.get(ENDPOINTS, {})
     if "metrics" in endpoints:
         _echo(f"Prometheus metrics at {endpoints['metrics']}")
+    if "explorer" in endpoints:
+        _echo(f"Explorer at {endpoints['explorer']}")
     if "rpc" in endpoints:
         _echo(f"Started HTTP and WebSocket JSON-RPC server at {endpoints['rpc']}")
     else:

@@ -41,6 +41,10 @@ class NodeConfig:
     :param max_batch_response_bytes: the most bytes a batch's responses may add up to.
     :param rpc_gas_cap: the most gas an ``eth_call`` or ``eth_estimateGas`` runs with.
     :param log_blocks: log a line per sealed or imported block.
+    :param explorer: serve the block explorer (the explorer plugin), ``--no-explorer`` off.
+    :param explorer_port: serve it on this port instead of at ``/`` on the RPC port.
+    :param artifacts_dir: a folder of contract artifacts the node knows from the start (their
+        ABIs decode calls and logs in the explorer and ``supervm_decode*``).
     """
 
     dev: bool = False
@@ -58,3 +62,6 @@ class NodeConfig:
     max_batch_response_bytes: int = DEFAULT_MAX_BATCH_RESPONSE_BYTES
     rpc_gas_cap: int = DEFAULT_RPC_GAS_CAP
     log_blocks: bool = True
+    explorer: bool = True
+    explorer_port: int | None = None
+    artifacts_dir: Path | None = None

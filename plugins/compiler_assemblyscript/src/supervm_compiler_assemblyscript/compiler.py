@@ -313,7 +313,7 @@ class AssemblyScriptCompiler(Compiler):
     def scaffold(self, name: str, dest: Path, template: str | None = None) -> list[Path]:
         """An AssemblyScript project: package.json, assembly/index.ts, tests/, README.md.
 
-        ``template`` is ``counter`` (the default) or ``erc20``.
+        ``template`` is ``counter`` (the default), ``erc20`` or ``hardhat``.
         """
         return write_project(name, dest, template or self.templates[0])
 

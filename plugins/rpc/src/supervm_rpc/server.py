@@ -33,8 +33,9 @@ from .protocol import Dispatcher
 
 log = logging.getLogger("supervm.rpc")
 
-#: A handler for plain GET requests at ``/`` (a block explorer's page); looked up per request,
-#: so a service may store one whenever it starts.
+#: A handler for plain GET requests at ``/`` and at any other path (a block explorer's page and
+#: the files it loads); looked up per request, so a service may store one whenever it starts.
+#: Without one, ``/`` answers a short text and other paths 404.
 PAGES: Final = StashKey[Callable[[web.Request], Awaitable[web.StreamResponse]]]("rpc pages")
 
 #: Seconds a request body may take to arrive (geth's HTTP read timeout).
@@ -198,6 +199,7 @@ class RpcService(Service):
         ]
         app = web.Application(client_max_size=config.max_request_bytes + 1)
         app.router.add_route("*", "/", self._root)
+        app.router.add_get("/{path:.+}", self._page)  # HEAD too: aiohttp adds it for GET
         runner = self._runner = web.AppRunner(
             app,
             access_log=None,
@@ -217,6 +219,8 @@ class RpcService(Service):
         log.info("JSON-RPC listening on %s (HTTP and WebSocket)", self.url)
 
     async def stop(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.prefetch.close()
         for unlisten in self._unlisten:
             unlisten()
         self._unlisten = []
@@ -255,6 +259,16 @@ class RpcService(Service):
             content_type=_TEXT,
             headers={"Allow": "GET, POST, OPTIONS"},
         )
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        """A GET elsewhere than ``/``: the :data:`PAGES` handler's, if a service set one."""
+        if not self._host_allowed(request.host):
+            return web.Response(status=403, text="invalid host specified\n", content_type=_TEXT)
+        assert self._context is not None
+        pages = self._context.stash.get(PAGES)
+        if pages is None:
+            return web.Response(status=404, text="not found\n", content_type=_TEXT)
+        return await pages(request)
 
     def _host_allowed(self, host_header: str) -> bool:
         """geth's vhosts rule: ``*``, an IP literal, or a listed name (ports ignored)."""
