@@ -8,7 +8,7 @@ VENV := .venv
 export UV_LINK_MODE := copy
 LOCAL_PACKAGES := kernel $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 
-.PHONY: install run test lint typecheck bench lock clean
+.PHONY: install run test test-sanitize lint typecheck bench lock clean
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
@@ -69,6 +69,15 @@ test: install
 
 bench: install
 	$(VENV)/bin/supervm bench wasm-call
+
+# The native core's C under AddressSanitizer and UndefinedBehaviorSanitizer: rebuild it
+# sanitized, run its differential and host-call tests, rebuild it normally (docs/native.md).
+test-sanitize: install
+	SUPERVM_NATIVE_SANITIZE=1 $(UV) pip install --quiet --python $(VENV)/bin/python --no-deps --reinstall-package supervm-wasm-native -e plugins/wasm_native
+	PYCRYPTODOME_DISABLE_DEEPBIND=1 LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(VENV)/bin/pytest -q -p no:randomly plugins/wasm_native; status=$$?; \
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps --reinstall-package supervm-wasm-native -e plugins/wasm_native; exit $$status
 
 lint: install
 	$(VENV)/bin/ruff check .
