@@ -229,6 +229,8 @@ class WasmtimeBackend(ExecutionBackend):
         # A call made from inside a host function shares the session: keep the outer call's
         # instance and memory handles safe across it.
         saved = session.save() if outer is not None else None
+        # ... and its fuel: the nested call sets its own limit on the shared store.
+        outer_fuel = session.fuel() if outer is not None else 0
         slot.frame = frame
         try:
             session.set_fuel(limit)
@@ -253,6 +255,7 @@ class WasmtimeBackend(ExecutionBackend):
             slot.frame = outer
             if saved is not None:
                 session.restore(saved)
+                session.set_fuel(outer_fuel)
         gas_used = limit - fuel_left + frame.host_gas
         state = frame.state
         if err or trap or frame.error is not None:
