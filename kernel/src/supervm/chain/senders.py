@@ -14,7 +14,12 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from supervm.chain.transactions import Transaction, TransactionError, _recover_sender
+from supervm.chain.transactions import (
+    Transaction,
+    TransactionError,
+    _recover_sender,
+    decode_transaction,
+)
 
 #: Below this many transactions a block's senders are recovered in the calling process.
 PARALLEL_THRESHOLD = 256
@@ -29,6 +34,21 @@ def _recover_many(signatures: Sequence[_Signature]) -> list[bytes | None]:
         try:
             senders.append(_recover_sender(digest, y_parity, r, s))
         except TransactionError:
+            senders.append(None)
+    return senders
+
+
+def recover_encoded(encodings: Sequence[str]) -> list[bytes | None]:
+    """The senders of transactions given as ``0x``-hex network encodings (as
+    ``eth_sendRawTransaction`` receives them), for a worker process to recover ahead of the
+    caller's own decoding; ``None`` where one does not decode or recovers no sender (the caller's
+    decoding then says why).
+    """
+    senders: list[bytes | None] = []
+    for text in encodings:
+        try:
+            senders.append(decode_transaction(bytes.fromhex(text[2:])).sender)
+        except (TransactionError, ValueError):
             senders.append(None)
     return senders
 

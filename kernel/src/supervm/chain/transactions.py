@@ -542,7 +542,9 @@ def _decode_typed(raw: bytes) -> tuple[Transaction, bytes]:
     return tx, raw[:1] + list_prefix(len(unsigned)) + unsigned
 
 
-def decode_transaction(raw: bytes, *, chain_id: int | None = None) -> Transaction:
+def decode_transaction(
+    raw: bytes, *, chain_id: int | None = None, sender: bytes | None = None
+) -> Transaction:
     """Decodes and validates a transaction's network encoding.
 
     Accepts only canonical RLP with the type's exact fields, integers without leading zeros,
@@ -551,6 +553,9 @@ def decode_transaction(raw: bytes, *, chain_id: int | None = None) -> Transactio
     rules accept in some state.
 
     :param chain_id: the chain's id; ``None`` accepts any (see :func:`validate_transaction`).
+    :param sender: the sender already recovered from exactly this encoding (by a worker
+        process, :func:`supervm.chain.senders.recover_encoded`), so that it is not recovered
+        again; never a sender from anywhere else.
     :raises TransactionError: naming what is wrong.
     """
     raw = bytes(raw)
@@ -575,5 +580,7 @@ def decode_transaction(raw: bytes, *, chain_id: int | None = None) -> Transactio
     # Kept for block bodies and the transactions root (the key blocks.transaction_encoding
     # reads): re-encoding costs as much as decoding.
     tx.__dict__["_encoding"] = bytes(raw)
+    if sender is not None:
+        tx.__dict__["sender"] = sender  # what the cached ``sender`` property reads
     validate_transaction(tx, chain_id=chain_id)
     return tx

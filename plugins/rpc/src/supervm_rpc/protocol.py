@@ -39,6 +39,8 @@ from supervm.services.rpc import (
 )
 from supervm.services.service import ServiceContext
 
+from .prefetch import KNOWN_SENDERS, PREFETCH_THRESHOLD, SenderPrefetch, raw_transactions
+
 log = logging.getLogger("supervm.rpc")
 
 #: geth's code for a batch whose answers grew too large.
@@ -109,6 +111,7 @@ class Dispatcher:
         self.metrics: Metrics = context.metrics
         self.max_batch = max_batch
         self.max_batch_response_bytes = max_batch_response_bytes
+        self.prefetch = SenderPrefetch()
         self._durations = {
             name: (f"rpc_duration_{name}_success", f"rpc_duration_{name}_failure")
             for name in registry.names()
@@ -148,6 +151,17 @@ class Dispatcher:
             )
             message = f"batch too large: {len(calls)} calls, at most {self.max_batch}"
             return b"[" + error_response(first, INVALID_REQUEST, message) + b"]"
+        known = None
+        raws = raw_transactions(calls)
+        if len(raws) >= PREFETCH_THRESHOLD:
+            known = KNOWN_SENDERS.set(await self.prefetch.senders(raws))
+        try:
+            return await self._answer_batch(calls)
+        finally:
+            if known is not None:
+                KNOWN_SENDERS.reset(known)
+
+    async def _answer_batch(self, calls: list[Any]) -> bytes | None:
         parts: list[bytes] = []
         size = 0
         limit = self.max_batch_response_bytes
