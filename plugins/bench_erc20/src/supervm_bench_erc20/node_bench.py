@@ -611,18 +611,42 @@ class Served:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU seconds process ``pid`` used so far (all its threads), from
-    ``/proc``; ``None`` where that is not available.
+    """User plus system CPU seconds process ``pid`` and its live descendants used so far (all
+    their threads), from ``/proc``; ``None`` where that is not available.
+
+    Descendants count because a node may hand work to worker processes (the JSON-RPC server
+    recovers a batch's senders in one): their CPU is the node's cost too.
 
     :param pid: the process.
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        # The command name (field 2) may hold spaces: fields after its closing parenthesis.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = _own_cpu(pid)
     except (OSError, ValueError, IndexError):
         return None
+    for child in _children(pid):
+        try:
+            total += cpu_seconds(child) or 0.0
+        except RecursionError:  # pragma: no cover - a process tree thousands deep
+            break
+    return total
+
+
+def _own_cpu(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may hold spaces: fields after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text()
+            found += [int(c) for c in text.split()]
+    except (OSError, ValueError):
+        pass
+    return found
 
 
 @attrs.frozen
@@ -1044,7 +1068,7 @@ def print_report(report: NodeReport, echo: Callable[[str], None]) -> None:
         cpu = side.cpu_seconds / w.transactions * 1e6
         client = side.client_cpu_seconds / w.transactions * 1e6
         echo(
-            f"  {side.name:<8} node CPU {cpu:>5.0f} us per transfer (all its threads), "
+            f"  {side.name:<8} node CPU {cpu:>5.0f} us per transfer (with its workers), "
             f"{side.cpu_seconds / side.seconds:.0%} of a core; client CPU {client:.0f} us"
         )
     if report.cpu_ratio is not None:
