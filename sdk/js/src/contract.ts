@@ -231,5 +231,27 @@ export async function deploy<A extends readonly JsonFragment[]>(
     throw new Error(`deploying ${artifact.name}: the receipt of ${response.hash} has no contract address`);
   }
   const contract = attach(artifact, receipt.contractAddress, signer);
+  await registerArtifact(providerOf(signer), artifact, receipt.contractAddress);
   return { contract, address: receipt.contractAddress, receipt };
+}
+
+/**
+ * Tell a SuperVM node about a deployed artifact (`supervm_registerArtifact`), so that its
+ * explorer shows the contract's calls and events decoded. Best effort: a node without the
+ * explorer, another client's node, or a provider that cannot send raw requests is left alone.
+ * Returns whether the node took it.
+ */
+export async function registerArtifact(
+  provider: Provider | null,
+  artifact: SuperVMArtifact,
+  address?: string,
+): Promise<boolean> {
+  const send = (provider as { send?: (method: string, params: unknown[]) => Promise<unknown> } | null)?.send;
+  if (typeof send !== "function" || artifact.compiler === undefined) return false;
+  try {
+    await send.call(provider, "supervm_registerArtifact", address ? [artifact, address] : [artifact]);
+    return true;
+  } catch {
+    return false;
+  }
 }

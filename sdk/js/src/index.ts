@@ -1,7 +1,7 @@
 // @supervm/js: deploy and call SuperVM contracts (WASM and EVM) with ethers v6.
 export { ArtifactError, loadArtifact, parseArtifact } from "./artifact.js";
 export type { ArtifactKind, SuperVMArtifact } from "./artifact.js";
-export { attach, contractFactory, deploy, deployData, withRevertDecoding } from "./contract.js";
+export { attach, contractFactory, deploy, deployData, registerArtifact, withRevertDecoding } from "./contract.js";
 export type { ArtifactSource, DeployOverrides, Deployment } from "./contract.js";
 export {
   ContractRevertError,

@@ -91,6 +91,10 @@ describe("deploy, call, transact", () => {
     // attach: the same contract through a provider only (reads).
     const reader = attach(erc20Path, address, node.provider());
     assert.equal(await reader.totalSupply(), SUPPLY);
+    // deploy registered the artifact with the node, so its explorer decodes the contract.
+    const known = await node.provider().send("supervm_getArtifact", [address]);
+    assert.equal(known?.name, "ERC20");
+    assert.ok(known.addresses.map((a) => a.toLowerCase()).includes(address.toLowerCase()));
   });
 });
 
