@@ -14,8 +14,8 @@ from supervm.chain.dev_accounts import DevAccount, dev_accounts
 from supervm.node import NodeConfig
 from supervm.tooling.abi import encode_call
 from supervm.tooling.artifacts import artifact_to_json
-from supervm.tooling.compilers import Artifact, CompileSettings
-from supervm_rpc.testing import NodeThread
+from supervm.tooling.compilers import Artifact
+from supervm_rpc.testing import NodeThread, compile_contract
 
 REPO = Path(__file__).resolve().parents[3]
 ERC20_SOURCE = REPO / "examples" / "contracts" / "erc20-as" / "assembly" / "index.ts"
@@ -36,12 +36,7 @@ def kernel() -> Iterator[Kernel]:
 @pytest.fixture(scope="session")
 def erc20(kernel: Kernel) -> Artifact:
     """The example ERC20, compiled once through the kernel's compiler registry."""
-    entry = kernel.compilers().for_path(ERC20_SOURCE)
-    assert entry is not None, "no compiler for AssemblyScript is installed"
-    known = frozenset((f.module, f.name) for f in kernel.host_functions())
-    settings = CompileSettings(node_modules=REPO / "node_modules", known_imports=known)
-    (artifact,) = entry.value.compile([ERC20_SOURCE], settings)
-    return artifact
+    return compile_contract(kernel, ERC20_SOURCE, REPO / "node_modules")
 
 
 @pytest.fixture(scope="session")

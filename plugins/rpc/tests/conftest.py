@@ -31,9 +31,9 @@ from supervm.plugins.registry import RpcMethodRegistry, ServiceRegistry
 from supervm.services.rpc import RpcError, RpcParams
 from supervm.services.service import ServiceContext
 from supervm.tooling.abi import encode_call
-from supervm.tooling.compilers import Artifact, CompileSettings
+from supervm.tooling.compilers import Artifact
 from supervm_rpc import RpcService
-from supervm_rpc.testing import NodeThread, hx
+from supervm_rpc.testing import NodeThread, compile_contract, hx
 
 T = TypeVar("T")
 
@@ -96,12 +96,7 @@ def kernel() -> Iterator[Kernel]:
 @pytest.fixture(scope="session")
 def erc20(kernel: Kernel) -> Artifact:
     """The example ERC20, compiled once (through the kernel's compiler registry)."""
-    entry = kernel.compilers().for_path(ERC20_SOURCE)
-    assert entry is not None, "no compiler for AssemblyScript is installed"
-    known = frozenset((f.module, f.name) for f in kernel.host_functions())
-    settings = CompileSettings(node_modules=REPO / "node_modules", known_imports=known)
-    (artifact,) = entry.value.compile([ERC20_SOURCE], settings)
-    return artifact
+    return compile_contract(kernel, ERC20_SOURCE, REPO / "node_modules")
 
 
 def _services(kernel: Kernel, rpc: RpcService, *, pool: bool = True) -> ServiceRegistry:

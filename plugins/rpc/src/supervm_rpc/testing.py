@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from supervm.chain.dev_accounts import DevAccount
@@ -27,6 +28,7 @@ from supervm.node import CONFIG, ENDPOINTS, NodeConfig
 from supervm.plugins.registry import ServiceRegistry
 from supervm.services.host import ServiceHost
 from supervm.services.service import Stash
+from supervm.tooling.compilers import Artifact, CompileSettings
 
 T = TypeVar("T")
 
@@ -176,3 +178,14 @@ class NodeThread:
     def transfer(self, account: DevAccount, to: bytes, value: int = 1) -> dict[str, Any]:
         """A plain value transfer, mined: its receipt."""
         return self.receipt(self.send(account, to, value=value, gas=21_000))
+
+
+def compile_contract(kernel: Kernel, source: Path, node_modules: Path) -> Artifact:
+    """The one contract in ``source``, compiled through the kernel's compiler registry with the
+    toolchain in ``node_modules`` and the host functions the kernel offers."""
+    entry = kernel.compilers().for_path(source)
+    assert entry is not None, f"no compiler for {source.name} is installed"
+    known = frozenset((f.module, f.name) for f in kernel.host_functions())
+    settings = CompileSettings(node_modules=node_modules, known_imports=known)
+    (artifact,) = entry.value.compile([source], settings)
+    return artifact
