@@ -831,6 +831,7 @@ class _Process:
     """A node subprocess whose stdout is read line by line in a thread (so it never blocks)."""
 
     def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path):
+        self.argv = list(argv)
         self._log = log.open("wb")
         self.lines: list[str] = []
         self._cond = threading.Condition()
@@ -871,7 +872,10 @@ class _Process:
                     raise BenchNodeError(f"the node exited ({self.proc.returncode}): {self.tail()}")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise BenchNodeError(f"the node did not start within {timeout:.0f} s")
+                    raise BenchNodeError(
+                        f"the node ({' '.join(self.argv[:3])}) did not start within "
+                        f"{timeout:.0f} s; its output: {self.lines[-5:]} {self.tail()}"
+                    )
                 self._cond.wait(min(left, 0.5))
 
     def tail(self) -> str:
