@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -95,6 +96,7 @@ _SUPERVM_READY = "Started HTTP and WebSocket JSON-RPC server at "
 _SUPERVM_NO_RPC = "No JSON-RPC server"
 _METRICS_AT = "Prometheus metrics at "
 _HARDHAT_READY = "Started HTTP and WebSocket JSON-RPC server at "
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _HARDHAT_CONFIG = """\
 // Written by `supervm bench node`: the Hardhat network the benchmark runs against.
 module.exports = {
@@ -849,7 +851,8 @@ class _Process:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            line = raw.decode(errors="replace").rstrip()
+            # Colour codes: Hardhat's terminal library turns colours on when CI is set.
+            line = _ANSI.sub("", raw.decode(errors="replace")).rstrip()
             with self._cond:
                 # Only the first lines matter (the banner); later ones are dropped.
                 if len(self.lines) < 200:
@@ -967,7 +970,13 @@ def hardhat_node(tmp: Path, cli: Path) -> Iterator[Served]:
     values = {"chain_id": CHAIN_ID, "gas_limit": BLOCK_GAS_LIMIT}
     (project / "hardhat.config.js").write_text(_HARDHAT_CONFIG % values)
     port = _free_port()
-    env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true", "NODE_NO_WARNINGS": "1"}
+    env = {
+        **os.environ,
+        "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true",
+        "NODE_NO_WARNINGS": "1",
+        "NO_COLOR": "1",
+        "FORCE_COLOR": "0",
+    }
     argv = [node, str(cli), "node", "--hostname", "127.0.0.1", "--port", str(port)]
     process = _Process(argv, project, env, tmp / "hardhat.log")
     try:
