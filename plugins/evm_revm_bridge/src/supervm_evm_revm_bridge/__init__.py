@@ -1,0 +1,1 @@
+"""SuperVM plugin: EVM backends (revm through pyrevm, and py-evm) in the one world state."""

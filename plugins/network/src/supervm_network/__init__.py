@@ -1,0 +1,1 @@
+"""SuperVM plugin: the peer-to-peer network over libp2p."""
