@@ -80,6 +80,44 @@ def _check_address(_instance: object, attribute: attrs.Attribute[bytes], value: 
         raise ValueError(f"{attribute.name} must be {ADDRESS_SIZE} bytes, got {len(value)}")
 
 
+@attrs.frozen
+class BlockEnv:
+    """What a transaction, and every call it makes, sees of the block it runs in.
+
+    Plain data, so that it pickles to a parallel scheduler's workers.
+
+    :param chain_id: the chain's EIP-155 id; transactions for another chain are rejected.
+    :param number: the block's height.
+    :param timestamp: the block's time, seconds since the Unix epoch.
+    :param coinbase: the fee recipient.
+    :param gas_limit: the block's gas limit.
+    :param base_fee: the block's EIP-1559 base fee per gas, in wei (burnt).
+    :param prev_randao: the block's mix hash.
+    :param block_hashes: the hashes of the block's most recent ancestors, the parent first, at
+        most 256 (what EVM's ``BLOCKHASH`` can see); empty where nobody needs them.
+    :param excess_blob_gas: the block's EIP-4844 excess blob gas, if the header has it.
+    :param parent_beacon_block_root: the header's EIP-4788 parent beacon block root, if any.
+    """
+
+    chain_id: int
+    number: int
+    timestamp: int
+    coinbase: bytes
+    gas_limit: int
+    base_fee: int = 0
+    prev_randao: bytes = bytes(32)
+    block_hashes: tuple[bytes, ...] = ()
+    excess_blob_gas: int | None = None
+    parent_beacon_block_root: bytes | None = None
+
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of ancestor block ``number``, if it is one of :attr:`block_hashes`."""
+        distance = self.number - number
+        if 1 <= distance <= len(self.block_hashes):
+            return self.block_hashes[distance - 1]
+        return None
+
+
 @positional_pickle
 @attrs.frozen
 class ExecutionContext:
@@ -90,6 +128,16 @@ class ExecutionContext:
     :param caller: 20-byte address of the account that made the call.
     :param address: 20-byte address of the contract being executed; its storage namespace.
     :param gas_limit: gas the call may consume before it traps with out-of-gas.
+    :param value: the wei the call carries (``msg.value``); the caller of the backend has
+        already moved it to ``address`` (a delegate call sees its caller's value, moves none).
+    :param static: whether the call may not change state (``STATICCALL`` and what it calls).
+    :param depth: how many calls enclose this one (0 for a transaction's own call); calls
+        stop at 1024, as in Ethereum.
+    :param origin: the account that signed the transaction (``tx.origin``); zero if unknown.
+    :param gas_price: the transaction's effective gas price (``GASPRICE``).
+    :param env: the whole block environment, for engines that need more of it than the number
+        and timestamp (an EVM: coinbase, base fee, chain id, ``BLOCKHASH``); ``None`` outside
+        a block.
     """
 
     block_number: int = 0
@@ -97,6 +145,12 @@ class ExecutionContext:
     caller: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
     address: bytes = attrs.field(default=ZERO_ADDRESS, validator=_check_address)
     gas_limit: int = DEFAULT_GAS_LIMIT
+    value: int = 0
+    static: bool = False
+    depth: int = 0
+    origin: bytes = ZERO_ADDRESS
+    gas_price: int = 0
+    env: BlockEnv | None = None
 
     def __attrs_post_init__(self) -> None:
         # One combined check rather than three validators: contexts are made per call.

@@ -340,7 +340,7 @@ class Chain:
     # -- shared -------------------------------------------------------------------------------
 
     def _execute(self, header: BlockHeader, transactions: Sequence[Transaction]) -> ExecutedBlock:
-        env = env_for(header, self.chain_id)
+        env = env_for(header, self.chain_id, self.store)
 
         def run() -> ExecutedBlock:
             return execute(

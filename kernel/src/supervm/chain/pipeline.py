@@ -50,8 +50,18 @@ def next_base_fee(parent: BlockHeader) -> int:
     return base_fee - delta
 
 
-def env_for(header: BlockHeader, chain_id: int) -> BlockEnv:
-    """The environment the transactions of the block ``header`` describes run in."""
+#: How far back EVM's ``BLOCKHASH`` sees.
+BLOCK_HASH_WINDOW = 256
+
+
+def env_for(header: BlockHeader, chain_id: int, store: ChainStore | None = None) -> BlockEnv:
+    """The environment the transactions of the block ``header`` describes run in.
+
+    :param header: the block's header.
+    :param chain_id: the chain's id.
+    :param store: where the block's ancestors are, for the recent block hashes; without it the
+        environment knows none.
+    """
     return BlockEnv(
         chain_id=chain_id,
         number=header.number,
@@ -60,7 +70,27 @@ def env_for(header: BlockHeader, chain_id: int) -> BlockEnv:
         gas_limit=header.gas_limit,
         base_fee=header.base_fee_per_gas or 0,
         prev_randao=header.mix_hash,
+        block_hashes=() if store is None else recent_hashes(store, header),
+        excess_blob_gas=header.excess_blob_gas,
+        parent_beacon_block_root=header.parent_beacon_block_root,
     )
+
+
+def recent_hashes(store: ChainStore, header: BlockHeader) -> tuple[bytes, ...]:
+    """The hashes of ``header``'s ancestors, its parent first, at most 256.
+
+    Walked by parent hash, not read from the canonical index, so a block on a side chain sees
+    its own ancestors.
+    """
+    hashes: list[bytes] = []
+    parent_hash = header.parent_hash
+    for _ in range(min(header.number, BLOCK_HASH_WINDOW)):
+        hashes.append(parent_hash)
+        parent = store.header(parent_hash)
+        if parent is None:
+            break
+        parent_hash = parent.parent_hash
+    return tuple(hashes)
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ that paying it never makes two transactions of a block conflict (Block-STM's les
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
@@ -35,6 +35,7 @@ from supervm.errors import CallError, ModuleError, UnknownImplementationError
 from supervm.execution.interfaces import ExecutorSpec, VMSettings
 from supervm.execution.wasm_binary import WasmFormatError, split_create_data
 from supervm.model import (
+    BlockEnv,
     ErrorKind,
     ExecutionContext,
     ExecutionError,
@@ -55,28 +56,6 @@ CODE_DEPOSIT_GAS = 200
 DEPLOY_ENTRY = "deploy"
 #: The export a call to a WASM contract runs; the calldata is its input.
 CALL_ENTRY = "call"
-
-
-@attrs.frozen
-class BlockEnv:
-    """What a transaction sees of the block it runs in.
-
-    :param chain_id: the chain's EIP-155 id; transactions for another chain are rejected.
-    :param number: the block's height.
-    :param timestamp: the block's time, seconds since the Unix epoch.
-    :param coinbase: the fee recipient.
-    :param gas_limit: the block's gas limit.
-    :param base_fee: the block's EIP-1559 base fee per gas, in wei (burnt).
-    :param prev_randao: the block's mix hash.
-    """
-
-    chain_id: int
-    number: int
-    timestamp: int
-    coinbase: bytes
-    gas_limit: int
-    base_fee: int = 0
-    prev_randao: bytes = bytes(32)
 
 
 @positional_pickle
@@ -101,6 +80,50 @@ class TransactionResult(ExecutionResult):
     def status(self) -> int:
         """The receipt status: 1 if the transaction succeeded, 0 if it failed."""
         return 1 if self.error is None else 0
+
+
+@runtime_checkable
+class TransactionEngine(Protocol):
+    """An execution backend that applies whole Ethereum transactions by itself (an EVM).
+
+    The kernel's own rules (below) are enough for WASM contracts, whose gas the host ABI prices.
+    An EVM has rules of its own in every step of a transaction: warm and cold accounts from the
+    start (EIP-2929: sender, target, precompiles, coinbase, the access list), storage refunds
+    capped at a fifth of the gas used (EIP-3529), the code deposit and its limits, EIP-161's
+    empty accounts. revm and py-evm implement all of them, so a transaction whose target holds
+    EVM code, or a create whose init code is not WebAssembly, or a call to one of an engine's
+    :meth:`~supervm.execution.interfaces.ExecutionBackend.precompiles`, is handed to the engine
+    whole once the kernel has checked it can be included (:meth:`TransactionExecutor._check`:
+    the same checks and messages for every engine).
+    """
+
+    def apply_transaction(
+        self,
+        tx: UnsignedTransaction,
+        sender: bytes,
+        state: WorldState,
+        env: BlockEnv,
+        *,
+        simulate: bool = False,
+    ) -> TransactionResult:
+        """Apply ``tx`` signed by ``sender`` to ``state`` in the block ``env``.
+
+        Without ``simulate``: the kernel has checked the transaction can be included (nonce,
+        chain id, funds for ``gas * fee cap + value``, fee cap against the base fee, intrinsic
+        gas, gas within the block's); the engine buys the gas, bumps the nonce, runs the call
+        or create, refunds unused gas, pays the coinbase its tip (as a commutative
+        :meth:`~supervm.state.world.WorldState.credit` where it can) and returns the receipt's
+        facts. A failed run is status 0 with the nonce and fee spent. With ``simulate``
+        (``eth_call``, ``eth_estimateGas``): nothing is bought, refunded or paid and the nonce
+        is not checked; the changes stay in ``state`` for the caller to drop.
+
+        :param tx: the transaction (signed or not: the sender is given).
+        :param sender: the account that signed it.
+        :param state: the state it applies to; the engine reads and writes only through it.
+        :param env: the block's environment.
+        :param simulate: run as ``eth_call`` does, without the transaction's payments.
+        """
+        ...
 
 
 class TransactionRejected(Exception):
@@ -144,6 +167,9 @@ class TransactionExecutor:
                 error=ExecutionError(ErrorKind.INVALID_CALL, message), rejected=message
             )
         sender = tx.sender
+        engine = self._engine_for(tx, state)
+        if engine is not None:
+            return engine.apply_transaction(tx, sender, state, self.env)
         state.set_balance(sender, balance - tx.gas * price)  # buy the gas
         state.set_nonce(sender, tx.nonce + 1)  # the nonce was checked equal to the state's
         available = tx.gas - intrinsic
@@ -182,6 +208,9 @@ class TransactionExecutor:
         nonce = state.nonce(sender)
         if tx.nonce != nonce:
             tx = attrs.evolve(tx, nonce=nonce)
+        engine = self._engine_for(tx, state)
+        if engine is not None:
+            return engine.apply_transaction(tx, sender, state, self.env, simulate=True)
         available = tx.gas - intrinsic
         result, created = self._run(tx, sender, state, available)
         gas_used = tx.gas - available + min(result.gas_used, available)
@@ -209,6 +238,32 @@ class TransactionExecutor:
         else:
             state.rollback_snapshot()
         return result, created
+
+    def _engine_for(self, tx: UnsignedTransaction, state: WorldState) -> TransactionEngine | None:
+        """The engine that applies ``tx`` whole, if its code is not the kernel's to run."""
+        if tx.to is None:
+            code = tx.data
+            if code[:4] == b"\0asm" or not code:
+                return None
+        else:
+            code_hash = state.get(code_hash_key(tx.to))
+            if code_hash is None:
+                backend = self.dispatcher.backend_for_precompile(tx.to)
+                return backend if isinstance(backend, TransactionEngine) else None
+            code = self._code(code_hash, state)
+        for backend in self.dispatcher.backends():
+            if backend.accepts(code):
+                return backend if isinstance(backend, TransactionEngine) else None
+        return None
+
+    def _code(self, code_hash: bytes, state: WorldState) -> bytes:
+        # Code never changes under its hash: keep one bytes object per contract, whose hash
+        # Python then caches (the module cache is keyed by the code, often 10 KB or more).
+        code = self._codes.get(code_hash)
+        if code is None:
+            code = state.code_by_hash(code_hash) or b""
+            self._codes[code_hash] = code
+        return code
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -260,13 +315,19 @@ class TransactionExecutor:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _context(self, caller: bytes, address: bytes, gas: int) -> ExecutionContext:
+    def _context(
+        self, tx: UnsignedTransaction, caller: bytes, address: bytes, gas: int
+    ) -> ExecutionContext:
         return ExecutionContext(
             block_number=self.env.number,
             timestamp=self.env.timestamp,
             caller=caller,
             address=address,
             gas_limit=gas,
+            value=tx.value,
+            origin=caller,
+            gas_price=effective_gas_price(tx, self.env.base_fee),
+            env=self.env,
         )
 
     def _call(
@@ -277,16 +338,11 @@ class TransactionExecutor:
         code_hash = state.get(code_hash_key(to))
         if code_hash is None:
             return _EMPTY  # a plain value transfer
-        # Code never changes under its hash: keep one bytes object per contract, whose hash
-        # Python then caches (the module cache is keyed by the code, often 10 KB or more).
-        code = self._codes.get(code_hash)
-        if code is None:
-            code = state.code_by_hash(code_hash) or b""
-            self._codes[code_hash] = code
+        code = self._code(code_hash, state)
         try:
             backend = self.dispatcher.backend_for(code)
             return backend.execute(
-                code, state, self._context(sender, to, gas), entry=CALL_ENTRY, input=tx.data
+                code, state, self._context(tx, sender, to, gas), entry=CALL_ENTRY, input=tx.data
             )
         except (ModuleError, CallError, UnknownImplementationError) as exc:
             return _failed(exc, gas)
@@ -306,7 +362,7 @@ class TransactionExecutor:
             has_deploy = DEPLOY_ENTRY in backend.exports(module)  # validates the module
             result = _EMPTY
             if has_deploy:
-                context = self._context(sender, address, gas)
+                context = self._context(tx, sender, address, gas)
                 result = backend.execute(
                     module, state, context, entry=DEPLOY_ENTRY, input=arguments
                 )
@@ -353,6 +409,7 @@ def _failed(exc: Exception, gas: int) -> ExecutionResult:
 __all__ = [
     "CODE_DEPOSIT_GAS",
     "BlockEnv",
+    "TransactionEngine",
     "TransactionExecutor",
     "TransactionRejected",
     "TransactionResult",

@@ -25,6 +25,7 @@ class Dispatcher:
         self._kernel = kernel
         self._settings = settings
         self._backends: list[ExecutionBackend] | None = None
+        self._precompiles: dict[bytes, ExecutionBackend] | None = None
 
     def backends(self) -> list[ExecutionBackend]:
         """Every enabled backend, in registration order."""
@@ -44,3 +45,13 @@ class Dispatcher:
             "no execution backend accepts this code: EVM bytecode needs an EVM backend, which "
             "is not enabled; SuperVM contracts are WebAssembly modules (starting with \\0asm)"
         )
+
+    def backend_for_precompile(self, address: bytes) -> ExecutionBackend | None:
+        """The backend that runs the precompiled contract at ``address``, if one does."""
+        if self._precompiles is None:
+            table: dict[bytes, ExecutionBackend] = {}
+            for backend in self.backends():
+                for precompile in backend.precompiles():
+                    table.setdefault(precompile, backend)  # the first registered wins
+            self._precompiles = table
+        return self._precompiles.get(address)

@@ -84,6 +84,15 @@ class ExecutionBackend(abc.ABC):
         nothing; failures during execution are reported in the result's ``error``.
         """
 
+    def precompiles(self) -> frozenset[bytes]:
+        """The addresses without code this backend runs as precompiled contracts.
+
+        An EVM backend has Ethereum's (``0x01`` ecrecover to ``0x0a`` point evaluation). A call
+        to one of them, from a transaction or from a contract of any engine, is executed by
+        this backend with empty ``code`` and ``context.address`` the precompile's address.
+        """
+        return frozenset()
+
     def bind_dispatcher(self, dispatcher: Dispatcher) -> None:  # noqa: B027 - optional
         """Receive the dispatcher that finds the backend for any code.
 

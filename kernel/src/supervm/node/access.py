@@ -19,7 +19,7 @@ import attrs
 from supervm.chain.blocks import EMPTY_TRIE_ROOT, BlockHeader
 from supervm.chain.chain import Chain
 from supervm.chain.dev_accounts import DevAccount
-from supervm.chain.pipeline import env_for, next_base_fee
+from supervm.chain.pipeline import BLOCK_HASH_WINDOW, env_for, next_base_fee, recent_hashes
 from supervm.chain.processor import BlockEnv, TransactionExecutor, TransactionResult
 from supervm.chain.transactions import DYNAMIC_FEE_TX_TYPE, UnsignedTransaction
 from supervm.errors import SuperVMError
@@ -117,11 +117,15 @@ class NodeChain:
             coinbase=head.coinbase,
             gas_limit=head.gas_limit,
             base_fee=next_base_fee(head),
+            block_hashes=(
+                head.hash,
+                *recent_hashes(self.chain.store, head)[: BLOCK_HASH_WINDOW - 1],
+            ),
         )
 
     def env_of(self, header: BlockHeader) -> BlockEnv:
         """The environment ``header``'s block ran in."""
-        return env_for(header, self.chain_id)
+        return env_for(header, self.chain_id, self.chain.store)
 
     # -- calls --------------------------------------------------------------------------------
 
