@@ -462,9 +462,13 @@ def test_typed_and_legacy_transactions_are_embedded_as_eip_2718_says() -> None:
     spliced = rlp_list([encode_transaction(typed)])
     with pytest.raises(BlockError):
         decode_block(rlp_list([parts[0], spliced, *parts[2:]]))
-    # An unsupported type.
+    # An unsupported type (EIP-7702's set-code transactions).
+    set_code = rlp_list([rlp.encode(b"\x04" + encode_transaction(typed)[1:])])
+    with pytest.raises(BlockError, match="transaction 0: transaction type 4 not supported"):
+        decode_block(rlp_list([parts[0], set_code, *parts[2:]]))
+    # A type 3 payload with a type 2's fields: blob transactions have two more.
     blob = rlp_list([rlp.encode(b"\x03" + encode_transaction(typed)[1:])])
-    with pytest.raises(BlockError, match="transaction 0: transaction type 3 not supported"):
+    with pytest.raises(BlockError, match="a type 3 transaction has 14 fields, got 12"):
         decode_block(rlp_list([parts[0], blob, *parts[2:]]))
     empty = rlp_list([rlp.encode(b"")])
     with pytest.raises(BlockError, match="transaction 0: a typed transaction"):

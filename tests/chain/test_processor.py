@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
 import pytest
 import wasmtime
 from supervm import Kernel, WorldState
@@ -205,3 +206,47 @@ def test_a_signature_that_recovers_no_sender_is_rejected(run, state: WorldState)
     result = run(forged)
     assert result.rejected is not None and "invalid signature" in result.rejected
     assert state.nonce(ALICE.address) == 0
+
+
+def _blob_tx(max_fee_per_blob_gas: int, blobs: int = 2) -> Transaction:
+    unsigned = UnsignedTransaction(
+        type=3, chain_id=CHAIN_ID, nonce=0, max_priority_fee_per_gas=2, max_fee_per_gas=100,
+        gas=21_000, to=BOB.address, value=5, max_fee_per_blob_gas=max_fee_per_blob_gas,
+        blob_versioned_hashes=tuple(b"\x01" + bytes([i]) * 31 for i in range(blobs)),
+    )  # fmt: skip
+    return sign_transaction(unsigned, ALICE.private_key)
+
+
+def test_a_blob_transaction_burns_its_blob_gas_at_the_blob_base_fee(
+    kernel: Kernel, state: WorldState
+) -> None:
+    # Excess blob gas of 10 update fractions: blob gas costs 22,026 wei (EIP-4844).
+    env = BlockEnv(CHAIN_ID, 1, 1_700_000_000, COINBASE, 30_000_000, BASE_FEE)
+    executor = TransactionExecutor(kernel, attrs.evolve(env, excess_blob_gas=10 * 3_338_477))
+    result = executor(_blob_tx(max_fee_per_blob_gas=30_000), state)
+    assert result.status == 1 and result.gas_used == 21_000
+    blob_fee = 2 * 2**17 * 22_026
+    price = BASE_FEE + 2
+    assert state.balance(ALICE.address) == FUNDS - 5 - 21_000 * price - blob_fee
+    assert state.balance(COINBASE) == 21_000 * 2  # blob gas is burnt, not paid
+
+
+def test_a_blob_fee_cap_below_the_blob_base_fee_is_rejected(
+    kernel: Kernel, state: WorldState
+) -> None:
+    env = BlockEnv(CHAIN_ID, 1, 1_700_000_000, COINBASE, 30_000_000, BASE_FEE)
+    executor = TransactionExecutor(kernel, attrs.evolve(env, excess_blob_gas=10 * 3_338_477))
+    result = executor(_blob_tx(max_fee_per_blob_gas=22_025), state)
+    assert result.rejected is not None
+    assert "max fee per blob gas less than block blob gas fee" in result.rejected
+    assert "blobBaseFee: 22026" in result.rejected
+    assert state.balance(ALICE.address) == FUNDS and state.nonce(ALICE.address) == 0
+
+
+def test_funds_must_cover_the_blob_fee_cap(kernel: Kernel) -> None:
+    state = WorldState(kernel.open_storage("memory"))
+    blob_cap = 2 * 2**17 * 10
+    state.set_balance(ALICE.address, 21_000 * 100 + 5 + blob_cap - 1)
+    env = BlockEnv(CHAIN_ID, 1, 1_700_000_000, COINBASE, 30_000_000, BASE_FEE)
+    result = TransactionExecutor(kernel, env)(_blob_tx(max_fee_per_blob_gas=10), state)
+    assert result.rejected is not None and "insufficient funds" in result.rejected

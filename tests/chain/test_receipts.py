@@ -107,7 +107,7 @@ LOG = [TOKEN, [TRANSFER_TOPIC], b"data"]
     ("raw", "message"),
     [
         (b"", "empty input"),
-        (_raw([1, 21000, EMPTY_BLOOM, []], 3), "transaction type 3 not supported"),
+        (_raw([1, 21000, EMPTY_BLOOM, []], 4), "transaction type 4 not supported"),
         (_raw([1, 21000, EMPTY_BLOOM, []], 0), "a legacy receipt is an RLP list without"),
         (b"\x90" + bytes(16), "neither a transaction type"),
         (_raw([1, 21000, EMPTY_BLOOM, []]) + b"\x00", r"trailing bytes after the receipt \(1\)"),
@@ -136,7 +136,7 @@ def test_decode_receipt_rejects(raw: bytes, message: str) -> None:
     ("changes", "message"),
     [
         ({"status": 2}, "status must be 0 or 1"),
-        ({"tx_type": 3}, "transaction type 3 not supported"),
+        ({"tx_type": 4}, "transaction type 4 not supported"),
         ({"cumulative_gas_used": 2**64}, r"cumulative gas used must be in \[0, 2\*\*64\)"),
         ({"logs_bloom": bytes(10)}, "logs bloom must be 256 bytes, got 10"),
     ],

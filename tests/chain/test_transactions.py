@@ -285,7 +285,87 @@ def test_large_access_list_decodes_in_linear_time() -> None:
     assert decoded == tx
 
 
-@pytest.mark.parametrize("tx_type", [3, 4, 5, 0x7F])
+BLOB_HASH = b"\x01" + bytes(range(31))
+
+
+def blob_transfer(**changes: Any) -> UnsignedTransaction:
+    return attrs.evolve(
+        transfer(type=3, max_fee_per_blob_gas=10, blob_versioned_hashes=(BLOB_HASH,)), **changes
+    )
+
+
+def test_a_blob_transaction_round_trips_and_signs_like_eth_account() -> None:
+    unsigned = blob_transfer(blob_versioned_hashes=(BLOB_HASH, b"\x01" + bytes(31)))
+    tx = sign_transaction(unsigned, KEY)
+    raw = encode_transaction(tx)
+    assert raw[0] == 3
+    decoded = decode_transaction(raw, chain_id=1)
+    assert decoded == tx
+    assert decoded.sender == tx.sender
+    assert decoded.blob_gas == 2 * 2**17
+    # eth-account signs the same fields to the same bytes (the minimal form, without blobs).
+    fields = {
+        "type": 3,
+        "chainId": 1,
+        "nonce": 7,
+        "maxPriorityFeePerGas": 2_000_000_000,
+        "maxFeePerGas": 30_000_000_000,
+        "gas": 21000,
+        "to": to_checksum_address(RECIPIENT),
+        "value": 10**18,
+        "data": b"",
+        "accessList": [],
+        "maxFeePerBlobGas": 10,
+        "blobVersionedHashes": list(unsigned.blob_versioned_hashes),
+    }
+    signed = Account.sign_transaction(fields, KEY)
+    assert keccak256(raw) == bytes(signed.hash)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"to": None}, "cannot create a contract"),
+        ({"max_fee_per_blob_gas": None}, "needs max_fee_per_blob_gas"),
+        ({"blob_versioned_hashes": (bytes(31),)}, "must be 32 bytes, got 31"),
+    ],
+)
+def test_blob_fields_are_checked(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(TransactionError, match=message):
+        blob_transfer(**changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"blob_versioned_hashes": ()}, "at least one blob"),
+        ({"blob_versioned_hashes": (b"\x02" + bytes(31),)}, "has version 2, not 1"),
+        ({"blob_versioned_hashes": (BLOB_HASH,) * 7}, "above the block limit"),
+    ],
+)
+def test_blob_rules_are_validated(changes: dict[str, Any], message: str) -> None:
+    tx = sign_transaction(blob_transfer(**changes), KEY)
+    with pytest.raises(TransactionError, match=message):
+        decode_transaction(encode_transaction(tx))
+
+
+def test_other_types_have_no_blob_fields() -> None:
+    with pytest.raises(TransactionError, match="a type 2 transaction has no blob fields"):
+        transfer(max_fee_per_blob_gas=1)
+
+
+@pytest.mark.parametrize(
+    ("excess", "fee"),
+    # EIP-4844's fake exponential: 1 wei at no excess, e times more every 3,338,477 gas.
+    [(0, 1), (3_338_477, 2), (10 * 3_338_477, 22_026), (2**17 * 3, 1)],
+)
+def test_blob_base_fee(excess: int, fee: int) -> None:
+    from supervm.chain.transactions import blob_base_fee
+
+    assert blob_base_fee(excess) == fee
+
+
+@pytest.mark.parametrize("tx_type", [4, 5, 0x7F])
 def test_unsupported_types_are_rejected(tx_type: int) -> None:
     tx = sign_transaction(transfer(), KEY)
     raw = bytes((tx_type,)) + encode_transaction(tx)[1:]

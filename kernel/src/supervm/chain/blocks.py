@@ -40,6 +40,7 @@ from supervm.chain.rlp_reader import (
 from supervm.chain.transactions import (
     _UNSUPPORTED_TX_TYPES,
     ACCESS_LIST_TX_TYPE,
+    BLOB_TX_TYPE,
     DYNAMIC_FEE_TX_TYPE,
     LEGACY_TX_TYPE,
     Transaction,
@@ -470,7 +471,7 @@ def _transaction_at(buf: bytes, item: Item, index: int) -> Transaction:
                     " (EIP-2718), and a legacy one is embedded as a list"
                 )
             tx_type = encoding[0]
-            if tx_type not in (ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE):
+            if tx_type not in (ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE):
                 reason = _UNSUPPORTED_TX_TYPES.get(tx_type, "unknown type")
                 raise TransactionError(f"transaction type {tx_type} not supported ({reason})")
             tx, signed_payload = _decode_typed(encoding)

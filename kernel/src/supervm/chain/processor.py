@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import attrs
 
 from supervm.chain.transactions import (
+    BLOB_TX_TYPE,
     Transaction,
     TransactionError,
     UnsignedTransaction,
+    blob_base_fee,
     effective_gas_price,
     fee_cap,
     intrinsic_gas,
@@ -113,9 +115,12 @@ class TransactionEngine(Protocol):
         gas, gas within the block's); the engine buys the gas, bumps the nonce, runs the call
         or create, refunds unused gas, pays the coinbase its tip (as a commutative
         :meth:`~supervm.state.world.WorldState.credit` where it can) and returns the receipt's
-        facts. A failed run is status 0 with the nonce and fee spent. With ``simulate``
-        (``eth_call``, ``eth_estimateGas``): nothing is bought, refunded or paid and the nonce
-        is not checked; the changes stay in ``state`` for the caller to drop.
+        facts. A failed run is status 0 with the nonce and fee spent. A blob transaction
+        (type 3) also burns ``tx.blob_gas`` at the block's blob base fee
+        (:func:`~supervm.chain.transactions.blob_base_fee` of ``env.excess_blob_gas``).
+        With ``simulate`` (``eth_call``, ``eth_estimateGas``): nothing is bought, refunded or
+        paid and the nonce is not checked; the changes stay in ``state`` for the caller to
+        drop.
 
         :param tx: the transaction (signed or not: the sender is given).
         :param sender: the account that signed it.
@@ -170,7 +175,8 @@ class TransactionExecutor:
         engine = self._engine_for(tx, state)
         if engine is not None:
             return engine.apply_transaction(tx, sender, state, self.env)
-        state.set_balance(sender, balance - tx.gas * price)  # buy the gas
+        # Buy the gas, and burn the blob gas (EIP-4844) at the block's blob price.
+        state.set_balance(sender, balance - tx.gas * price - self._blob_fee(tx))
         state.set_nonce(sender, tx.nonce + 1)  # the nonce was checked equal to the state's
         available = tx.gas - intrinsic
         result, created = self._run(tx, sender, state, available)
@@ -304,14 +310,28 @@ class TransactionExecutor:
                 f"max fee per gas less than block base fee: address 0x{sender.hex()}, "
                 f"maxFeePerGas: {cap}, baseFee: {env.base_fee}"
             )
+        if tx.type == BLOB_TX_TYPE:
+            assert tx.max_fee_per_blob_gas is not None
+            blob_price = blob_base_fee(env.excess_blob_gas or 0)
+            if tx.max_fee_per_blob_gas < blob_price:
+                raise TransactionRejected(
+                    f"max fee per blob gas less than block blob gas fee: address "
+                    f"0x{sender.hex()} blobGasFeeCap: {tx.max_fee_per_blob_gas}, "
+                    f"blobBaseFee: {blob_price}"
+                )
         balance = state.balance(sender)
-        cost = tx.gas * cap + tx.value
+        cost = tx.gas * cap + tx.value + tx.blob_gas * (tx.max_fee_per_blob_gas or 0)
         if balance < cost:
             raise TransactionRejected(
                 f"insufficient funds for gas * price + value: address 0x{sender.hex()} have "
                 f"{balance} want {cost}"
             )
         return effective_gas_price(tx, env.base_fee), balance
+
+    def _blob_fee(self, tx: UnsignedTransaction) -> int:
+        if tx.type != BLOB_TX_TYPE:
+            return 0
+        return tx.blob_gas * blob_base_fee(self.env.excess_blob_gas or 0)
 
     # -- running ----------------------------------------------------------------------------
 

@@ -37,11 +37,24 @@ from supervm.errors import SuperVMError
 LEGACY_TX_TYPE: Final = 0
 ACCESS_LIST_TX_TYPE: Final = 1
 DYNAMIC_FEE_TX_TYPE: Final = 2
-SUPPORTED_TX_TYPES: Final = frozenset({LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE})
+BLOB_TX_TYPE: Final = 3
+SUPPORTED_TX_TYPES: Final = frozenset(
+    {LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE}
+)
+#: The types with EIP-1559's two fee fields instead of a gas price.
+_DYNAMIC_FEE_TYPES: Final = frozenset({DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE})
 _UNSUPPORTED_TX_TYPES: Final = {
-    3: "blob transactions, EIP-4844: SuperVM carries no blobs",
     4: "set-code transactions, EIP-7702",
 }
+
+# EIP-4844: blob gas. A blob transaction's blobs travel beside blocks (on the consensus layer),
+# never in them; the execution layer sees only their versioned hashes and prices their gas.
+GAS_PER_BLOB: Final = 2**17
+TARGET_BLOB_GAS_PER_BLOCK: Final = 3 * GAS_PER_BLOB
+MAX_BLOB_GAS_PER_BLOCK: Final = 6 * GAS_PER_BLOB
+MIN_BASE_FEE_PER_BLOB_GAS: Final = 1
+BLOB_BASE_FEE_UPDATE_FRACTION: Final = 3_338_477
+VERSIONED_HASH_VERSION_KZG: Final = 0x01
 
 SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N: Final = SECP256K1_N // 2
@@ -91,7 +104,10 @@ class UnsignedTransaction:
     :param max_fee_per_gas: EIP-1559 transactions only.
     :param gas: the gas limit.
     :param to: the 20-byte recipient, ``None`` for a contract creation.
-    :param access_list: EIP-2930 and EIP-1559 transactions only.
+    :param access_list: EIP-2930, EIP-1559 and blob transactions only.
+    :param max_fee_per_blob_gas: blob transactions (type 3, EIP-4844) only.
+    :param blob_versioned_hashes: blob transactions only: the 32-byte versioned hashes of the
+        blobs (at least one; the blobs themselves are never part of the transaction).
     """
 
     type: int
@@ -105,9 +121,16 @@ class UnsignedTransaction:
     value: int = 0
     data: bytes = b""
     access_list: AccessList = ()
+    max_fee_per_blob_gas: int | None = None
+    blob_versioned_hashes: tuple[bytes, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         _check_fields(self)
+
+    @property
+    def blob_gas(self) -> int:
+        """The blob gas the transaction uses (EIP-4844): a fixed amount per blob."""
+        return GAS_PER_BLOB * len(self.blob_versioned_hashes)
 
     @property
     def is_create(self) -> bool:
@@ -193,7 +216,7 @@ def _check_fields(tx: UnsignedTransaction) -> None:
         _check_uint(tx.chain_id, UINT256_LIMIT, "chain id", "2**256")
     if tx.nonce >= NONCE_LIMIT or tx.nonce < 0:
         raise TransactionError(f"nonce must be in [0, 2**64 - 1) (EIP-2681), got {tx.nonce}")
-    if tx_type == DYNAMIC_FEE_TX_TYPE:
+    if tx_type in _DYNAMIC_FEE_TYPES:
         if tx.gas_price is not None:
             raise TransactionError("an EIP-1559 transaction has no gas_price")
         if tx.max_priority_fee_per_gas is None or tx.max_fee_per_gas is None:
@@ -216,6 +239,10 @@ def _check_fields(tx: UnsignedTransaction) -> None:
             f"to must be {ADDRESS_SIZE} bytes (or empty for a create), got {len(tx.to)}"
         )
     _check_uint(tx.value, UINT256_LIMIT, "value", "2**256")
+    if tx_type == BLOB_TX_TYPE:
+        _check_blob_fields(tx)
+    elif tx.max_fee_per_blob_gas is not None or tx.blob_versioned_hashes:
+        raise TransactionError(f"a type {tx_type} transaction has no blob fields")
     if tx.access_list:
         if tx_type == LEGACY_TX_TYPE:
             raise TransactionError("a legacy transaction has no access list")
@@ -229,6 +256,19 @@ def _check_fields(tx: UnsignedTransaction) -> None:
                     raise TransactionError(
                         f"access list storage key must be {STORAGE_KEY_SIZE} bytes, got {len(key)}"
                     )
+
+
+def _check_blob_fields(tx: UnsignedTransaction) -> None:
+    if tx.max_fee_per_blob_gas is None:
+        raise TransactionError("a blob transaction needs max_fee_per_blob_gas")
+    _check_uint(tx.max_fee_per_blob_gas, UINT256_LIMIT, "max fee per blob gas", "2**256")
+    if tx.to is None:
+        raise TransactionError("a blob transaction cannot create a contract (EIP-4844)")
+    for versioned_hash in tx.blob_versioned_hashes:
+        if len(versioned_hash) != 32:
+            raise TransactionError(
+                f"a blob versioned hash must be 32 bytes, got {len(versioned_hash)}"
+            )
 
 
 # --- stateless validity ------------------------------------------------------------------------
@@ -246,16 +286,35 @@ def intrinsic_gas(tx: UnsignedTransaction) -> int:
     return gas
 
 
+def blob_base_fee(excess_blob_gas: int) -> int:
+    """The price of blob gas in a block with ``excess_blob_gas`` (EIP-4844's fake exponential:
+    ``MIN_BASE_FEE_PER_BLOB_GAS * e ** (excess / BLOB_BASE_FEE_UPDATE_FRACTION)`` in integers)."""
+    i = 1
+    output = 0
+    numerator_accum = MIN_BASE_FEE_PER_BLOB_GAS * BLOB_BASE_FEE_UPDATE_FRACTION
+    while numerator_accum > 0:
+        output += numerator_accum
+        numerator_accum = (numerator_accum * excess_blob_gas) // (BLOB_BASE_FEE_UPDATE_FRACTION * i)
+        i += 1
+    return output // BLOB_BASE_FEE_UPDATE_FRACTION
+
+
+def next_excess_blob_gas(parent_excess: int | None, parent_used: int | None) -> int:
+    """The excess blob gas of a child of a block with these blob gas fields (EIP-4844)."""
+    total = (parent_excess or 0) + (parent_used or 0)
+    return max(0, total - TARGET_BLOB_GAS_PER_BLOCK)
+
+
 def fee_cap(tx: UnsignedTransaction) -> int:
     """The most a transaction pays per gas: its max fee, or its gas price."""
-    fee = tx.max_fee_per_gas if tx.type == DYNAMIC_FEE_TX_TYPE else tx.gas_price
+    fee = tx.max_fee_per_gas if tx.type in _DYNAMIC_FEE_TYPES else tx.gas_price
     assert fee is not None  # _check_fields guarantees the type's fee fields
     return fee
 
 
 def tip_cap(tx: UnsignedTransaction) -> int:
     """The most a transaction offers the block's producer per gas above the base fee."""
-    tip = tx.max_priority_fee_per_gas if tx.type == DYNAMIC_FEE_TX_TYPE else tx.gas_price
+    tip = tx.max_priority_fee_per_gas if tx.type in _DYNAMIC_FEE_TYPES else tx.gas_price
     assert tip is not None
     return tip
 
@@ -273,7 +332,7 @@ def validate_transaction(tx: Transaction, *, chain_id: int | None = None) -> Non
         raise TransactionError(
             f"invalid chain id: the transaction is for chain {tx.chain_id}, not {chain_id}"
         )
-    if tx.type == DYNAMIC_FEE_TX_TYPE:
+    if tx.type in _DYNAMIC_FEE_TYPES:
         assert tx.max_priority_fee_per_gas is not None and tx.max_fee_per_gas is not None
         if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
             raise TransactionError(
@@ -287,6 +346,19 @@ def validate_transaction(tx: Transaction, *, chain_id: int | None = None) -> Non
         raise TransactionError(
             f"initcode size {len(tx.data)} exceeds the limit of {MAX_INITCODE_SIZE} (EIP-3860)"
         )
+    if tx.type == BLOB_TX_TYPE:
+        if not tx.blob_versioned_hashes:
+            raise TransactionError("a blob transaction needs at least one blob (EIP-4844)")
+        if tx.blob_gas > MAX_BLOB_GAS_PER_BLOCK:
+            raise TransactionError(
+                f"blob gas {tx.blob_gas} above the block limit of {MAX_BLOB_GAS_PER_BLOCK}"
+            )
+        for versioned_hash in tx.blob_versioned_hashes:
+            if versioned_hash[0] != VERSIONED_HASH_VERSION_KZG:
+                raise TransactionError(
+                    f"blob versioned hash 0x{versioned_hash.hex()} has version "
+                    f"{versioned_hash[0]}, not {VERSIONED_HASH_VERSION_KZG} (KZG)"
+                )
     needed = intrinsic_gas(tx)
     if tx.gas < needed:
         raise TransactionError(f"intrinsic gas too low: gas limit {tx.gas}, intrinsic gas {needed}")
@@ -302,7 +374,7 @@ def effective_gas_price(tx: UnsignedTransaction, base_fee: int) -> int:
     cap = fee_cap(tx)
     if cap < base_fee:
         raise TransactionError(f"fee cap {cap} below the block's base fee {base_fee}")
-    if tx.type == DYNAMIC_FEE_TX_TYPE:
+    if tx.type in _DYNAMIC_FEE_TYPES:
         assert tx.max_priority_fee_per_gas is not None
         return min(cap, base_fee + tx.max_priority_fee_per_gas)
     return cap
@@ -339,7 +411,7 @@ def _unsigned_items(tx: UnsignedTransaction) -> list[Any]:
     else:
         assert tx.max_priority_fee_per_gas is not None and tx.max_fee_per_gas is not None
         fees = [_uint_bytes(tx.max_priority_fee_per_gas), _uint_bytes(tx.max_fee_per_gas)]
-    return [
+    items = [
         _uint_bytes(tx.chain_id),
         _uint_bytes(tx.nonce),
         *fees,
@@ -349,6 +421,10 @@ def _unsigned_items(tx: UnsignedTransaction) -> list[Any]:
         tx.data,
         _encode_access_list(tx.access_list),
     ]
+    if tx.type == BLOB_TX_TYPE:
+        assert tx.max_fee_per_blob_gas is not None
+        items += [_uint_bytes(tx.max_fee_per_blob_gas), list(tx.blob_versioned_hashes)]
+    return items
 
 
 def _rlp_encode(items: list[Any]) -> bytes:
@@ -509,9 +585,18 @@ def _decode_legacy(raw: bytes) -> tuple[Transaction, bytes]:
     return tx, list_prefix(len(unsigned)) + unsigned
 
 
+def _blob_hashes_field(buf: bytes, item: Item) -> tuple[bytes, ...]:
+    if not item[0]:
+        raise TransactionError("invalid RLP: the blob versioned hashes must be a list")
+    return tuple(
+        bytes_field(buf, entry, "a blob versioned hash", TransactionError)
+        for entry in list_items(buf, item[2], item[3], "a blob versioned hash", TransactionError)
+    )
+
+
 def _decode_typed(raw: bytes) -> tuple[Transaction, bytes]:
     tx_type = raw[0]
-    expected = 11 if tx_type == ACCESS_LIST_TX_TYPE else 12
+    expected = {ACCESS_LIST_TX_TYPE: 11, DYNAMIC_FEE_TX_TYPE: 12, BLOB_TX_TYPE: 14}[tx_type]
     kind = f"a type {tx_type} transaction"
     start, items = _fields(raw, 1, expected, kind)
     gas_price = max_priority_fee = max_fee = None
@@ -522,6 +607,12 @@ def _decode_typed(raw: bytes) -> tuple[Transaction, bytes]:
         max_priority_fee = uint_field(raw, items[2], "max priority fee per gas", TransactionError)
         max_fee = uint_field(raw, items[3], "max fee per gas", TransactionError)
         rest = items[4:]
+    max_fee_per_blob_gas = None
+    blob_hashes: tuple[bytes, ...] = ()
+    if tx_type == BLOB_TX_TYPE:
+        max_fee_per_blob_gas = uint_field(raw, rest[5], "max fee per blob gas", TransactionError)
+        blob_hashes = _blob_hashes_field(raw, rest[6])
+        rest = rest[:5] + rest[7:]
     tx = Transaction(
         type=tx_type,
         chain_id=uint_field(raw, items[0], "chain id", TransactionError),
@@ -534,6 +625,8 @@ def _decode_typed(raw: bytes) -> tuple[Transaction, bytes]:
         value=uint_field(raw, rest[2], "value", TransactionError),
         data=bytes_field(raw, rest[3], "data", TransactionError),
         access_list=_access_list_field(raw, rest[4]),
+        max_fee_per_blob_gas=max_fee_per_blob_gas,
+        blob_versioned_hashes=blob_hashes,
         y_parity=uint_field(raw, rest[5], "y_parity", TransactionError),
         r=uint_field(raw, rest[6], "r", TransactionError),
         s=uint_field(raw, rest[7], "s", TransactionError),
@@ -564,7 +657,7 @@ def decode_transaction(
     first = raw[0]
     if first >= 0xC0:
         tx, signed_payload = _decode_legacy(raw)
-    elif first in (ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE):
+    elif first in (ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE):
         tx, signed_payload = _decode_typed(raw)
     elif first < 0x80:
         reason = _UNSUPPORTED_TX_TYPES.get(first, "unknown type")

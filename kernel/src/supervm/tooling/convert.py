@@ -12,7 +12,12 @@ from typing import Any
 import cattrs
 
 from supervm.chain.blocks import Block, BlockHeader, Withdrawal, encode_block
-from supervm.chain.transactions import DYNAMIC_FEE_TX_TYPE, LEGACY_TX_TYPE, Transaction
+from supervm.chain.transactions import (
+    BLOB_TX_TYPE,
+    DYNAMIC_FEE_TX_TYPE,
+    LEGACY_TX_TYPE,
+    Transaction,
+)
 from supervm.model import ErrorKind, ExecutionError, ExecutionResult
 from supervm.plugins.loading import PluginInfo
 
@@ -145,7 +150,7 @@ def _gas_price(tx: Transaction, block: Block | None) -> int:
     refuses a cap below the base fee: a block the node holds was valid, and showing it must not
     fail.
     """
-    if tx.type != DYNAMIC_FEE_TX_TYPE:
+    if tx.type not in (DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE):
         assert tx.gas_price is not None  # every other type has one
         return tx.gas_price
     assert tx.max_fee_per_gas is not None and tx.max_priority_fee_per_gas is not None
@@ -175,10 +180,14 @@ def transaction_to_json(
     out["nonce"] = quantity(tx.nonce)
     out["gas"] = quantity(tx.gas)
     out["gasPrice"] = quantity(_gas_price(tx, block))
-    if tx.type == DYNAMIC_FEE_TX_TYPE:
+    if tx.type in (DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE):
         assert tx.max_fee_per_gas is not None and tx.max_priority_fee_per_gas is not None
         out["maxFeePerGas"] = quantity(tx.max_fee_per_gas)
         out["maxPriorityFeePerGas"] = quantity(tx.max_priority_fee_per_gas)
+    if tx.type == BLOB_TX_TYPE:
+        assert tx.max_fee_per_blob_gas is not None
+        out["maxFeePerBlobGas"] = quantity(tx.max_fee_per_blob_gas)
+        out["blobVersionedHashes"] = [data(h) for h in tx.blob_versioned_hashes]
     out["to"] = None if tx.to is None else data(tx.to)
     out["value"] = quantity(tx.value)
     out["input"] = data(tx.data)

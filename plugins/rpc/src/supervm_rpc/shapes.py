@@ -12,7 +12,7 @@ from typing import Any
 
 from supervm.chain.blocks import Block
 from supervm.chain.receipts import Receipt
-from supervm.chain.transactions import DYNAMIC_FEE_TX_TYPE, Transaction
+from supervm.chain.transactions import Transaction
 from supervm.crypto import keccak256
 from supervm.state.addresses import create_address
 from supervm.tooling.convert import data, quantity
@@ -24,8 +24,7 @@ def effective_gas_price(tx: Transaction, base_fee: int | None) -> int:
     Computed rather than taken from ``supervm.chain.transactions.effective_gas_price``, which
     refuses a cap below the base fee: a stored block was valid, and showing it must not fail.
     """
-    if tx.type != DYNAMIC_FEE_TX_TYPE:
-        assert tx.gas_price is not None
+    if tx.gas_price is not None:  # legacy and EIP-2930; EIP-1559 and blob ones have fee caps
         return tx.gas_price
     assert tx.max_fee_per_gas is not None and tx.max_priority_fee_per_gas is not None
     return min(tx.max_fee_per_gas, (base_fee or 0) + tx.max_priority_fee_per_gas)
