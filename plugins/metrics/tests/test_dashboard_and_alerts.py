@@ -47,13 +47,31 @@ NODE_METRICS = {
     "rpc_failure": "counter",
     "rpc_duration_<method>_success": "histogram",
     "rpc_duration_<method>_failure": "histogram",
+    # the network (issue 14)
+    "p2p_peers": "gauge",
+    "p2p_dials": "counter",
+    "p2p_dials_success": "counter",
+    "p2p_serves": "counter",
+    "p2p_ingress": "counter",
+    "p2p_egress": "counter",
+    "p2p_messages_in_total": "counter",
+    "p2p_messages_out_total": "counter",
+    "p2p_invalid_messages_total": "counter",
+    "p2p_peer_bans_total": "counter",
+    "p2p_blocks_imported_total": "counter",
+    "p2p_syncing": "gauge",
+    "p2p_sync_starting_block": "gauge",
+    "p2p_sync_current_block": "gauge",
+    "p2p_sync_highest_block": "gauge",
 }
 #: Series Prometheus itself writes for every target.
 PROMETHEUS_SERIES = {"up"}
 
 # -- docs/metrics.md ---------------------------------------------------------------------------
 
-_ROW = re.compile(r"^\| `(?P<name>[a-zA-Z_:<>]+)` \| (?P<kind>counter|gauge|histogram) \|", re.M)
+_ROW = re.compile(
+    r"^\| `(?P<name>[a-zA-Z_:][a-zA-Z0-9_:<>]*)` \| (?P<kind>counter|gauge|histogram) \|", re.M
+)
 
 
 def documented() -> dict[str, str]:
@@ -100,7 +118,9 @@ def test_the_installed_plugins_declare_what_the_doc_says() -> None:
     # method RPC durations are declared at run time, so they are not in the registry.
     table = documented()
     declared = {m.name: str(m.kind) for m in Kernel.from_plugins(env={}).metrics().metrics()}
-    node = {n: k for n, k in declared.items() if n.startswith(("chain_", "txpool_", "rpc_"))}
+    node = {
+        n: k for n, k in declared.items() if n.startswith(("chain_", "txpool_", "rpc_", "p2p_"))
+    }
     assert node, "no plugin declares the node's metrics"
     assert {n: table.get(n) for n in node} == node
 

@@ -22,7 +22,9 @@ from supervm.cli.state import kernel_state
 from supervm.kernel import Kernel
 from supervm.node.config import (
     DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_PEERS,
     DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_P2P_HOST,
     DEFAULT_RPC_GAS_CAP,
     DEFAULT_RPC_HOST,
     DEFAULT_RPC_PORT,
@@ -131,6 +133,30 @@ def _origins(value: str) -> tuple[str, ...]:
     help="Once serving, deploy this ERC20 artifact and make a few transfers (make run).",
 )
 @click.option("--once", is_flag=True, help="With --demo: stop the node after the demo.")
+@click.option(
+    "--p2p-port",
+    type=click.IntRange(0, 65535),
+    help="Run the peer-to-peer network on this TCP port (0: any free port; default: no network).",
+)
+@click.option(
+    "--p2p-host",
+    default=DEFAULT_P2P_HOST,
+    show_default=True,
+    help="The address the peer-to-peer network listens on.",
+)
+@click.option(
+    "--bootnodes",
+    default="",
+    metavar="ADDRS",
+    help="Comma-separated multiaddrs of peers to dial first (/ip4/H/tcp/P/p2p/ID).",
+)
+@click.option(
+    "--max-peers",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PEERS,
+    show_default=True,
+    help="Most peers to keep; the node dials toward this many.",
+)
 @click.pass_context
 def node_command(
     ctx: click.Context,
@@ -152,6 +178,10 @@ def node_command(
     artifacts_dir: Path | None,
     demo: Path | None,
     once: bool,
+    p2p_port: int | None,
+    p2p_host: str,
+    bootnodes: str,
+    max_peers: int,
 ) -> None:
     """Run a node: chain, transaction pool, block sealing, JSON-RPC and metrics."""
     if data_dir is None and not dev:
@@ -175,7 +205,13 @@ def node_command(
         explorer=not no_explorer,
         explorer_port=explorer_port,
         artifacts_dir=artifacts_dir,
+        p2p_port=p2p_port,
+        p2p_host=p2p_host,
+        bootnodes=_origins(bootnodes),
+        max_peers=max_peers,
     )
+    if config.bootnodes and p2p_port is None:
+        raise click.UsageError("--bootnodes needs the network: give --p2p-port PORT")
     root = logging.getLogger("supervm")
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)  # a node reports its blocks unless told otherwise
@@ -257,3 +293,5 @@ def _announce(stash: Stash, config: NodeConfig) -> None:
         _echo(f"Started HTTP and WebSocket JSON-RPC server at {endpoints['rpc']}")
     else:
         _echo("No JSON-RPC server (the rpc plugin is not enabled)")
+    if "p2p" in endpoints:
+        _echo(f"P2P node at {endpoints['p2p']}")

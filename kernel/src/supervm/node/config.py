@@ -17,6 +17,11 @@ DEFAULT_MAX_BATCH = 1000
 DEFAULT_MAX_BATCH_RESPONSE_BYTES = 25 * 1000 * 1000
 #: The gas an ``eth_call`` or ``eth_estimateGas`` may use at most (geth's ``--rpc.gascap``).
 DEFAULT_RPC_GAS_CAP = 50_000_000
+#: The peer-to-peer network listens on loopback unless told otherwise (``--p2p-host``).
+DEFAULT_P2P_HOST = "127.0.0.1"
+#: The most peers a node keeps, and the count it dials toward (geth's ``--maxpeers`` is 50; a
+#: validator network is small).
+DEFAULT_MAX_PEERS = 25
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +50,11 @@ class NodeConfig:
     :param explorer_port: serve it on this port instead of at ``/`` on the RPC port.
     :param artifacts_dir: a folder of contract artifacts the node knows from the start (their
         ABIs decode calls and logs in the explorer and ``supervm_decode*``).
+    :param p2p_port: the peer-to-peer network's TCP port (0 picks a free one); ``None`` runs no
+        network, as a dev node does.
+    :param p2p_host: the address the network listens on.
+    :param bootnodes: multiaddrs (``/ip4/H/tcp/P/p2p/ID``) of the peers the node dials first.
+    :param max_peers: the most peers the node keeps, and the count it dials toward.
     """
 
     dev: bool = False
@@ -65,3 +75,7 @@ class NodeConfig:
     explorer: bool = True
     explorer_port: int | None = None
     artifacts_dir: Path | None = None
+    p2p_port: int | None = None
+    p2p_host: str = DEFAULT_P2P_HOST
+    bootnodes: tuple[str, ...] = ()
+    max_peers: int = DEFAULT_MAX_PEERS

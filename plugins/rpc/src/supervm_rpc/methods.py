@@ -33,6 +33,7 @@ from supervm.model import ErrorKind
 from supervm.node.access import CallFailed, CallRequest, HistoricalStateError
 from supervm.node.pool import PoolRejected
 from supervm.plugins.registry import RpcMethodRegistry
+from supervm.services.metrics import MetricError
 from supervm.services.rpc import METHOD_NOT_FOUND, RpcError, RpcParams
 from supervm.services.service import ServiceContext
 from supervm.state.root import EMPTY_CODE_HASH
@@ -102,9 +103,18 @@ def net_listening(params: RpcParams, context: ServiceContext) -> bool:
     return True
 
 
+def _gauge(context: ServiceContext, name: str) -> int:
+    """A gauge another plugin keeps (the network's ``p2p_*``), 0 if none declares it: the
+    metrics are the kernel interface both plugins share."""
+    try:
+        return int(context.metrics.value(name))
+    except MetricError:
+        return 0
+
+
 def net_peer_count(params: RpcParams, context: ServiceContext) -> str:
     p.positional(params, 0)
-    return "0x0"  # the networking issue adds peers
+    return quantity(_gauge(context, "p2p_peers"))
 
 
 # --- chain ----------------------------------------------------------------------------------------
@@ -115,9 +125,16 @@ def eth_chain_id(params: RpcParams, context: ServiceContext) -> str:
     return quantity(_backend(context).chain_id)
 
 
-def eth_syncing(params: RpcParams, context: ServiceContext) -> bool:
+def eth_syncing(params: RpcParams, context: ServiceContext) -> bool | dict[str, str]:
     p.positional(params, 0)
-    return False
+    if not _gauge(context, "p2p_syncing"):
+        return False
+    current = _backend(context).node.head.number
+    return {
+        "startingBlock": quantity(_gauge(context, "p2p_sync_starting_block")),
+        "currentBlock": quantity(current),
+        "highestBlock": quantity(max(current, _gauge(context, "p2p_sync_highest_block"))),
+    }
 
 
 def eth_block_number(params: RpcParams, context: ServiceContext) -> str:
