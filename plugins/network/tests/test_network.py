@@ -13,8 +13,10 @@ from supervm.chain.blocks import Block, encode_block
 from supervm.chain.dev_accounts import dev_account
 from supervm.chain.pipeline import next_base_fee
 from supervm.node import CHAIN
+from supervm.node.peers import NETWORK_STATUS
 from supervm_network.libp2p_transport import Libp2pTransport
 from supervm_network.scoring import Offence
+from supervm_network.sync import Progress
 from supervm_network.transport import BLOCKS_TOPIC, SYNC_PROTOCOL, TX_TOPIC, PeerRecord
 
 pytestmark = pytest.mark.slow
@@ -214,19 +216,18 @@ def test_a_peer_sending_garbage_and_bad_blocks_is_banned(loopback: Any) -> None:
 
 def test_eth_syncing_reports_progress_while_a_sync_runs(loopback: Any) -> None:
     node = loopback.start("solo", validator=True)
-    metrics = node.thread.host.metrics
     assert node.call("eth_syncing") is False
-    # What the sync records when it starts (its own test above shows it runs; here its gauges
-    # are set by hand, to see what a client is told mid-sync).
-    metrics.set("p2p_sync_starting_block", 0)
-    metrics.set("p2p_sync_highest_block", 50)
-    metrics.set("p2p_syncing", 1)
+    # What the sync records when it starts (its own test above shows it runs; here its
+    # progress is set by hand, to see what a client is told mid-sync).
+    network = node.thread.host.stash[NETWORK_STATUS]
+    syncer = network.syncer
+    syncer.progress = Progress(syncing=True, starting_block=0, highest_block=50)
     assert node.call("eth_syncing") == {
         "startingBlock": "0x0",
         "currentBlock": "0x0",
         "highestBlock": "0x32",
     }
-    metrics.set("p2p_syncing", 0)
+    syncer.progress = Progress()
     assert node.call("eth_syncing") is False
     assert node.call("net_peerCount") == "0x0"
 

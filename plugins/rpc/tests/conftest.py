@@ -107,7 +107,8 @@ def _services(kernel: Kernel, rpc: RpcService, *, pool: bool = True) -> ServiceR
     for entry in registered.entries():
         if entry.name == "rpc" or (entry.name == "txpool" and not pool):
             continue
-        registry.add_service(entry.name, entry.value, after=registered.after(entry.name))
+        after = [n for n in registered.after(entry.name) if pool or n != "txpool"]
+        registry.add_service(entry.name, entry.value, after=after)
     registry.add_service("rpc", rpc, after=["chain", "txpool"] if pool else ["chain"])
     return registry
 

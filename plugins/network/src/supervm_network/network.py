@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 from supervm.errors import SuperVMError
 from supervm.node.access import NodeChain
+from supervm.node.peers import SyncProgress
 from supervm.plugins.registry import P2PHandlerRegistry
 from supervm.services.metrics import Metrics
 from supervm.services.p2p import PeerMessage, deliver
@@ -149,6 +150,17 @@ class Network:
         self.on_status: Callable[[str, Status], None] = lambda peer, status: None
 
     # -- identity -------------------------------------------------------------------------------
+
+    def peer_count(self) -> int:
+        """How many peers are connected (``net_peerCount``)."""
+        return len(self.peers)
+
+    def sync_progress(self) -> SyncProgress | None:
+        """The running sync's progress (``eth_syncing``), ``None`` when not syncing."""
+        progress = None if self.syncer is None else self.syncer.progress
+        if progress is None or not progress.syncing:
+            return None
+        return SyncProgress(progress.starting_block, progress.highest_block)
 
     def status(self) -> Status:
         """This node's status."""

@@ -17,6 +17,7 @@ import logging
 
 from supervm.node.config import NodeConfig
 from supervm.node.keys import CHAIN, CONFIG, ENDPOINTS, EVENTS
+from supervm.node.peers import NETWORK_STATUS
 from supervm.services.service import Service, ServiceContext, ServiceError
 
 from . import nodekey
@@ -78,6 +79,7 @@ class NetworkService(Service):
         )
         network.transport = transport
         context.stash[NETWORK] = network
+        context.stash[NETWORK_STATUS] = network
         context.metrics.set("p2p_peers", 0)
         await transport.start()
         gossip.listen()

@@ -31,9 +31,9 @@ from supervm.chain.transactions import (
 from supervm.crypto import keccak256
 from supervm.model import ErrorKind
 from supervm.node.access import CallFailed, CallRequest, HistoricalStateError
+from supervm.node.peers import NETWORK_STATUS
 from supervm.node.pool import PoolRejected
 from supervm.plugins.registry import RpcMethodRegistry
-from supervm.services.metrics import MetricError
 from supervm.services.rpc import METHOD_NOT_FOUND, RpcError, RpcParams
 from supervm.services.service import ServiceContext
 from supervm.state.root import EMPTY_CODE_HASH
@@ -103,18 +103,10 @@ def net_listening(params: RpcParams, context: ServiceContext) -> bool:
     return True
 
 
-def _gauge(context: ServiceContext, name: str) -> int:
-    """A gauge another plugin keeps (the network's ``p2p_*``), 0 if none declares it: the
-    metrics are the kernel interface both plugins share."""
-    try:
-        return int(context.metrics.value(name))
-    except MetricError:
-        return 0
-
-
 def net_peer_count(params: RpcParams, context: ServiceContext) -> str:
     p.positional(params, 0)
-    return quantity(_gauge(context, "p2p_peers"))
+    status = context.stash.get(NETWORK_STATUS)
+    return quantity(0 if status is None else status.peer_count())
 
 
 # --- chain ----------------------------------------------------------------------------------------
@@ -127,13 +119,15 @@ def eth_chain_id(params: RpcParams, context: ServiceContext) -> str:
 
 def eth_syncing(params: RpcParams, context: ServiceContext) -> bool | dict[str, str]:
     p.positional(params, 0)
-    if not _gauge(context, "p2p_syncing"):
+    status = context.stash.get(NETWORK_STATUS)
+    progress = None if status is None else status.sync_progress()
+    if progress is None:
         return False
     current = _backend(context).node.head.number
     return {
-        "startingBlock": quantity(_gauge(context, "p2p_sync_starting_block")),
+        "startingBlock": quantity(progress.starting_block),
         "currentBlock": quantity(current),
-        "highestBlock": quantity(max(current, _gauge(context, "p2p_sync_highest_block"))),
+        "highestBlock": quantity(max(current, progress.highest_block)),
     }
 
 
@@ -436,6 +430,14 @@ def eth_send_raw_transaction(params: RpcParams, context: ServiceContext) -> str:
         raw = p.data(value, A0)
     backend = context.stash[BACKEND]
     pool = backend.require_pool()
+    if raw[:1] == b"\x03":
+        # Blocks may hold blob transactions (the chain core imports them), but a pool needs
+        # their blob sidecars to gossip them, which this node does not carry (EIP-4844).
+        raise RpcError(
+            SERVER_ERROR,
+            "transaction type not supported: blob transactions (type 3, EIP-4844) need blob "
+            "sidecars, which this node's pool does not carry",
+        )
     try:
         tx = decode_transaction(raw, chain_id=backend.node.chain_id, sender=sender)
     except TransactionError as exc:
