@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from supervm_wasm_wasmtime.abi import core_functions
+from supervm_wasm_wasmtime.calls import call_functions
 from supervm_wasm_wasmtime.crypto import crypto_functions
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "host-abi.md"
-FUNCTIONS = [*core_functions(), *crypto_functions()]
+FUNCTIONS = [*core_functions(), *call_functions(), *crypto_functions()]
 
 
 def _section(name: str) -> str:

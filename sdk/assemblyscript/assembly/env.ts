@@ -61,6 +61,11 @@ export namespace env {
   @external("supervm", "self_address")
   export declare function self_address(out_ptr: usize): void;
 
+  /** Writes the call's value (`msg.value`), 32 bytes big-endian, to `out_ptr`. */
+  // @ts-ignore: decorator
+  @external("supervm", "call_value")
+  export declare function call_value(out_ptr: usize): void;
+
   /** The length of the call data. */
   // @ts-ignore: decorator
   @external("supervm", "input_len")
@@ -107,6 +112,37 @@ export namespace env {
   // @ts-ignore: decorator
   @external("supervm", "emit_log")
   export declare function emit_log(topics_ptr: usize, n_topics: i32, data_ptr: usize, data_len: usize): i32;
+
+  // -- calls --------------------------------------------------------------------------------
+
+  /**
+   * Calls the contract at `addr_ptr` (20 bytes) with the input and the 32-byte big-endian value
+   * at `value_ptr`, giving it at most `gas` (capped at 63/64 of the gas left): 0 if it
+   * succeeded, 1 if it reverted or failed.
+   */
+  // @ts-ignore: decorator
+  @external("supervm", "call_contract")
+  export declare function call_contract(addr_ptr: usize, input_ptr: usize, input_len: usize, value_ptr: usize, gas: i64): i32;
+
+  /** Calls a contract that may not change state (nor may anything it calls): 0 or 1. */
+  // @ts-ignore: decorator
+  @external("supervm", "call_static")
+  export declare function call_static(addr_ptr: usize, input_ptr: usize, input_len: usize, gas: i64): i32;
+
+  /** Runs a contract's code on this contract's storage, caller and value: 0 or 1. */
+  // @ts-ignore: decorator
+  @external("supervm", "call_delegate")
+  export declare function call_delegate(addr_ptr: usize, input_ptr: usize, input_len: usize, gas: i64): i32;
+
+  /** The length of the last call's return or revert data. */
+  // @ts-ignore: decorator
+  @external("supervm", "return_data_len")
+  export declare function return_data_len(): i32;
+
+  /** Copies the last call's return or revert data to `ptr`. */
+  // @ts-ignore: decorator
+  @external("supervm", "read_return_data")
+  export declare function read_return_data(ptr: usize): void;
 
   // -- crypto -------------------------------------------------------------------------------
 

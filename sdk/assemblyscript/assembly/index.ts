@@ -30,6 +30,10 @@ export {
 export { revert, require, revertWith, revertRaw, panic, PanicCode, ERROR_SELECTOR, PANIC_SELECTOR } from "./revert";
 export { emitLog, emitEvent, eventsLen, readEvent } from "./log";
 export {
+  CallResult, ALL_GAS, callContract, staticCall, delegateCall, returnData, callValue,
+  selectorOf, encodeCall, callFunction, staticCallFunction,
+} from "./call";
+export {
   keccak256, keccak256String, sha256, verifyEd25519, verifySecp256k1, recoverSecp256k1,
   ethAddress, ecrecover,
 } from "./crypto";

@@ -85,6 +85,11 @@ class Host {
     this.storage = new Map();
     this.caller = new Uint8Array(20).fill(0xc4);
     this.self = new Uint8Array(20).fill(0x5e);
+    this.value = 0n;
+    // Calls to other contracts: `onCall({ kind, to, input, value, gas })` returns
+    // `{ status, data }` (0 success, 1 failure); every call is recorded in `calls`.
+    this.onCall = () => ({ status: 0, data: new Uint8Array(0) });
+    this.calls = [];
   }
 
   async run(module, entry, input) {
@@ -94,7 +99,22 @@ class Host {
     let pending = null;
     const out = { returnData: new Uint8Array(0), logs: [] };
     const key = (p, n) => Buffer.from(read(p, n)).toString("hex");
+    let returned = new Uint8Array(0);
+    const be = (b) => b.reduce((acc, x) => (acc << 8n) | BigInt(x), 0n);
+    const call = (kind, ap, ip, n, value, gas) => {
+      const message = { kind, to: read(ap, 20), input: read(ip, n), value, gas };
+      this.calls.push(message);
+      const { status, data } = this.onCall(message);
+      returned = data;
+      return status;
+    };
     const supervm = {
+      call_contract: (ap, ip, n, vp, gas) => call("call", ap, ip, n, be(read(vp, 32)), gas),
+      call_static: (ap, ip, n, gas) => call("static", ap, ip, n, 0n, gas),
+      call_delegate: (ap, ip, n, gas) => call("delegate", ap, ip, n, 0n, gas),
+      return_data_len: () => returned.length,
+      read_return_data: (p) => mem().set(returned, p),
+      call_value: (p) => mem().set(word(this.value), p),
       storage_get: (p, n) => {
         pending = this.storage.get(key(p, n)) ?? null;
         return pending === null ? -1n : BigInt(pending.length);
@@ -219,4 +239,43 @@ test("library files, events and custom errors of the SDK test contract", async (
   });
   const echo = await host.run(module, "call", concat(selector("echoI64(int64)"), hex("ff".repeat(32))));
   assert.deepEqual(echo.returnData, hex("ff".repeat(32)));
+});
+
+test("the vault example calls the token through the SDK's call bindings", async () => {
+  const { module, meta } = await compile("../../examples/contracts/vault-as/assembly/index.ts");
+  assert.equal(meta.contract, "Vault");
+  const host = new Host();
+  const token = new Uint8Array(20).fill(0x70);
+  const addr = (a) => concat(new Uint8Array(12), a);
+
+  // holdings(token): a static call of balanceOf(vault) on the token, decoded as uint256.
+  host.onCall = () => ({ status: 0, data: word(400) });
+  const held = await host.run(module, "call", concat(selector("holdings(address)"), addr(token)));
+  assert.deepEqual(held.returnData, word(400));
+  const [query] = host.calls;
+  assert.equal(query.kind, "static");
+  assert.deepEqual(query.to, token);
+  assert.deepEqual(query.input, concat(selector("balanceOf(address)"), addr(host.self)));
+  assert.equal(query.gas, 2n ** 63n - 1n);
+
+  // deposit(token, 5): transferFrom(caller, vault, 5) with no value; a true result credits it.
+  host.calls = [];
+  host.onCall = () => ({ status: 0, data: word(1) });
+  const deposit = concat(selector("deposit(address,uint256)"), addr(token), word(5));
+  const ok = await host.run(module, "call", deposit);
+  assert.equal(ok.logs.length, 1);
+  const [pull] = host.calls;
+  assert.equal(pull.kind, "call");
+  assert.equal(pull.value, 0n);
+  assert.deepEqual(pull.input, concat(
+    selector("transferFrom(address,address,uint256)"), addr(host.caller), addr(host.self), word(5)));
+
+  // A token that reverts: the vault reverts with the token's own revert data.
+  const reason = concat(hex("08c379a0"), word(32), word(3), Buffer.from("no!"), new Uint8Array(29));
+  host.onCall = () => ({ status: 1, data: reason });
+  await assert.rejects(host.run(module, "call", deposit), (err) => {
+    assert.ok(err instanceof Reverted);
+    assert.deepEqual(err.data, reason);
+    return true;
+  });
 });

@@ -10,6 +10,7 @@ from supervm.plugins.registry import CommandRegistry, HostFunctionRegistry, VMRe
 
 from .abi import core_functions
 from .backend import WasmtimeBackend
+from .calls import call_functions
 from .crypto import crypto_functions
 
 __all__ = ["WasmtimeBackend"]
@@ -17,8 +18,8 @@ __all__ = ["WasmtimeBackend"]
 
 @hookimpl
 def supervm_register_host_functions(registry: HostFunctionRegistry) -> None:
-    """Register the core host ABI and the cryptographic host functions."""
-    for fn in (*core_functions(), *crypto_functions()):
+    """Register the core host ABI, the calls between contracts and the crypto functions."""
+    for fn in (*core_functions(), *call_functions(), *crypto_functions()):
         registry.add_host_function(fn)
 
 

@@ -42,6 +42,7 @@ GAS = {
     "set_return": 3,
     "revert": 0,
     "gas_left": 2,
+    "call_value": 2,
 }
 #: Gas per byte of key or value moved by a storage function.
 STORAGE_BYTE_GAS = 2
@@ -50,6 +51,14 @@ EVENT_BYTE_GAS = 8
 LOG_TOPIC_GAS = 375
 #: Gas per byte copied between memory and the host (input, return data, values read).
 COPY_BYTE_GAS = 1
+
+
+def static_violation() -> HostTrap:
+    """The error of a state-changing host function called inside a static call.
+
+    The backend prefixes the function's name: ``supervm.storage_set: not allowed ...``.
+    """
+    return HostTrap("not allowed in a static call (it would change state)")
 
 
 def _key(frame: Frame, ptr: int, length: int) -> bytes:
@@ -90,6 +99,8 @@ def storage_read(frame: Frame, key_ptr: int, key_len: int, out_ptr: int, out_len
 
 
 def storage_set(frame: Frame, key_ptr: int, key_len: int, val_ptr: int, val_len: int) -> int:
+    if frame.static:
+        raise static_violation()
     if val_len > MAX_VALUE_SIZE:
         raise HostTrap(f"storage value of {val_len} bytes exceeds the limit of {MAX_VALUE_SIZE}")
     frame.host_gas += STORAGE_BYTE_GAS * (key_len + val_len)  # checked at the call's end
@@ -98,6 +109,8 @@ def storage_set(frame: Frame, key_ptr: int, key_len: int, val_ptr: int, val_len:
 
 
 def storage_add(frame: Frame, key_ptr: int, key_len: int, amount_ptr: int) -> int:
+    if frame.static:
+        raise static_violation()
     frame.host_gas += STORAGE_BYTE_GAS * (key_len + 32)  # checked at the call's end
     amount = int.from_bytes(frame.read(amount_ptr, 32), "little")
     frame.state.add_u256(_key(frame, key_ptr, key_len), amount)
@@ -105,6 +118,8 @@ def storage_add(frame: Frame, key_ptr: int, key_len: int, amount_ptr: int) -> in
 
 
 def storage_delete(frame: Frame, key_ptr: int, key_len: int) -> int:
+    if frame.static:
+        raise static_violation()
     frame.state.delete(_key(frame, key_ptr, key_len))
     return 0
 
@@ -118,6 +133,8 @@ def timestamp(frame: Frame) -> int:
 
 
 def emit_event(frame: Frame, ptr: int, length: int) -> int:
+    if frame.static:
+        raise static_violation()
     if length > MAX_EVENT_SIZE:
         raise HostTrap(f"event of {length} bytes exceeds the limit of {MAX_EVENT_SIZE}")
     frame.charge(EVENT_BYTE_GAS * length)
@@ -138,6 +155,8 @@ def read_event(frame: Frame, index: int, ptr: int, length: int) -> int:
 
 
 def emit_log(frame: Frame, topics_ptr: int, n_topics: int, data_ptr: int, data_len: int) -> int:
+    if frame.static:
+        raise static_violation()
     if n_topics > 4:
         raise HostTrap(f"emit_log with {n_topics} topics; at most 4 are allowed")
     if data_len > MAX_EVENT_SIZE:
@@ -155,6 +174,10 @@ def caller(frame: Frame, out_ptr: int) -> None:
 
 def self_address(frame: Frame, out_ptr: int) -> None:
     frame.write(out_ptr, frame.context.address)
+
+
+def call_value(frame: Frame, out_ptr: int) -> None:
+    frame.write(out_ptr, frame.context.value.to_bytes(32, "big"))
 
 
 def input_len(frame: Frame) -> int:
@@ -222,6 +245,8 @@ def core_functions() -> list[HostFunction]:
         _fn("caller", "i32", "", caller, "Write the caller's 20-byte address to out_ptr."),
         _fn("self_address", "i32", "", self_address,
             "Write the contract's 20-byte address to out_ptr."),
+        _fn("call_value", "i32", "", call_value,
+            "Write the call's value (msg.value), 32 bytes big-endian, to out_ptr."),
         _fn("input_len", "", "i32", input_len, "Length of the call data."),
         _fn("read_input", "i32", "", read_input, "Copy the call data to ptr."),
         _fn("set_return", "i32 i32", "", set_return, "Set the call's return data."),

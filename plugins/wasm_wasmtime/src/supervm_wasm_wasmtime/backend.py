@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+import typing
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import wasmtime
@@ -37,6 +38,9 @@ from . import raw
 from .frame import Frame
 from .modules import INITIALIZE, WASM_MAGIC, ModuleCache, default_cache_dir
 
+if TYPE_CHECKING:
+    from supervm.execution.dispatch import Dispatcher
+
 INITIALIZE_NAME = INITIALIZE.encode()
 
 
@@ -53,7 +57,17 @@ class FrameSlot:
 EPOCH_TICK = 0.05
 #: Instances per store before the store is replaced (slots return to the pool on drop).
 INSTANCES_PER_STORE = 100
-POOL_INSTANCES = 256
+POOL_INSTANCES = 512
+#: WebAssembly calls this backend runs nested inside one another (a contract calling a
+#: contract calling ...). Nested calls share the outermost call's store, and so its native
+#: stack budget (``VMSettings.max_stack``) with the host frames between them; this limit keeps
+#: every nesting well inside that budget, so a deep call fails the same way on every machine.
+MAX_NESTED_DEPTH = 64
+#: Nested instances one outermost call may create. A store frees its instances only when it is
+#: dropped, and nested calls cannot leave the outermost call's store, so this bounds the pool
+#: slots one transaction holds (see POOL_INSTANCES: the store's own, a wasm-native store's, and
+#: these must fit).
+MAX_NESTED_INSTANCES = 256
 
 _TRAP_MESSAGES = {
     "UNREACHABLE": "unreachable instruction executed",
@@ -110,6 +124,10 @@ class WasmtimeBackend(ExecutionBackend):
             cache_dir=cache_dir,
         )
         self._session: raw.Session | None = None
+        self._dispatcher: Dispatcher | None = None
+        # Nested calls now running, and nested instances made in the current outermost call.
+        self._depth = 0
+        self._nested_instances = 0
         self._views: dict[int, memoryview] = {}
         self._deadline_ticks = max(1, math.ceil(2 * settings.timeout / EPOCH_TICK)) + 1
         self._ticker: threading.Thread | None = None
@@ -166,6 +184,10 @@ class WasmtimeBackend(ExecutionBackend):
         """The functions ``code`` exports."""
         return frozenset(self.modules.get(code).exports)
 
+    def bind_dispatcher(self, dispatcher: Dispatcher) -> None:
+        """Keep the dispatcher the ``call_*`` host functions find the callee's engine with."""
+        self._dispatcher = dispatcher
+
     def execute(
         self,
         code: bytes,
@@ -194,15 +216,28 @@ class WasmtimeBackend(ExecutionBackend):
                 buffer = loaded.buffers[entry] = _arguments(entry, params, results, args)
         if self._ticker is None:
             self._start_ticker()
+        if self._slot.frame is not None:
+            self._check_nesting()
         outer_reads, outer_writes = state.reads, state.writes
         state.reads, state.writes = set(), set()
-        frame = Frame(context, state, input, None)
+        frame = Frame(context, state, input, None, self._dispatcher)
         try:
             return execute_with_snapshot(state, self._run, loaded, frame, entry, buffer, results)
         finally:
             outer_reads |= state.reads
             outer_writes |= state.writes
             state.reads, state.writes = outer_reads, outer_writes
+
+    def _check_nesting(self) -> None:
+        """Refuse a nested call past the limits (before anything runs, so nothing changes)."""
+        if self._depth >= MAX_NESTED_DEPTH:
+            raise CallError(
+                f"WebAssembly calls nested more than {MAX_NESTED_DEPTH} deep in one backend"
+            )
+        if self._nested_instances >= MAX_NESTED_INSTANCES:
+            raise CallError(
+                f"more than {MAX_NESTED_INSTANCES} nested WebAssembly calls in one outermost call"
+            )
 
     def _run(
         self,
@@ -213,25 +248,37 @@ class WasmtimeBackend(ExecutionBackend):
         buffer: Any,
         results: tuple[str, ...],
     ) -> ExecutionResult:
-        session = self._session
-        if session is None or session.instances >= INSTANCES_PER_STORE:
-            session = self._session = raw.Session(self.engine)
-        # The wall-clock backstop is armed for two timeouts and re-armed once it is a timeout
-        # old, so every call gets between one and two timeouts without a C call per call.
-        now = time.monotonic()
-        if now - session.armed_at > self.settings.timeout:
-            session.arm_deadline(self._deadline_ticks)
-            session.armed_at = now
-        frame.session = session
-        limit = frame.gas_limit
         slot = self._slot
         outer = slot.frame
-        # A call made from inside a host function shares the session: keep the outer call's
-        # instance and memory handles safe across it.
-        saved = session.save() if outer is not None else None
-        # ... and its fuel: the nested call sets its own limit on the shared store.
-        outer_fuel = session.fuel() if outer is not None else 0
+        if outer is None:
+            session = self._session
+            if session is None or session.instances >= INSTANCES_PER_STORE:
+                session = self._session = raw.Session(self.engine)
+            # The wall-clock backstop is armed for two timeouts and re-armed once it is a
+            # timeout old, so every call gets between one and two timeouts without a C call per
+            # call. Nested calls leave it alone: the outermost call's backstop covers them.
+            now = time.monotonic()
+            if now - session.armed_at > self.settings.timeout:
+                session.arm_deadline(self._deadline_ticks)
+                session.armed_at = now
+            self._nested_instances = 0
+            saved = None
+            outer_fuel = 0
+        else:
+            # A call made from inside a host function (a contract calling a contract) stays in
+            # the outer call's store, never a fresh one: wasmtime sets a store's stack limit
+            # when the outermost call enters it, so nested calls share one stack budget instead
+            # of each getting a new one below the last (which could overrun the thread's stack).
+            session = typing.cast(raw.Session, outer.session)
+            self._nested_instances += 1
+            # Keep the outer call's instance and memory handles safe across the nested call ...
+            saved = session.save()
+            # ... and its fuel: the nested call sets its own limit on the shared store.
+            outer_fuel = session.fuel()
+        frame.session = session
+        limit = frame.gas_limit
         slot.frame = frame
+        self._depth += 1
         try:
             session.set_fuel(limit)
             err, trap = session.instantiate(loaded.pre)
@@ -253,6 +300,7 @@ class WasmtimeBackend(ExecutionBackend):
             fuel_left = session.fuel()
         finally:
             slot.frame = outer
+            self._depth -= 1
             if saved is not None:
                 session.restore(saved)
                 session.set_fuel(outer_fuel)

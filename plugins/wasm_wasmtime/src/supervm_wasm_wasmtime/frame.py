@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supervm import Event, ExecutionContext, HostTrap, Log, OutOfGas, StateOverlay
 from supervm.state.keys import STORAGE_PREFIX
+
+if TYPE_CHECKING:
+    from supervm.execution.dispatch import Dispatcher
 
 
 class Frame:
@@ -17,7 +22,9 @@ class Frame:
 
     __slots__ = (
         "_scratch",
+        "call_return",
         "context",
+        "dispatcher",
         "error",
         "events",
         "gas_limit",
@@ -30,6 +37,7 @@ class Frame:
         "return_data",
         "session",
         "state",
+        "static",
         "storage_prefix",
     )
 
@@ -39,8 +47,14 @@ class Frame:
         state: StateOverlay,
         input: bytes,
         session: object,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.context = context
+        #: Finds the callee's engine for the ``call_*`` host functions (``None``: no kernel).
+        self.dispatcher = dispatcher
+        #: Whether state changes are forbidden (a static call or one it made); checked by every
+        #: state-changing host function, so kept flat beside the context.
+        self.static = context.static
         self.state = state
         self.input = input
         self.session = session
@@ -49,6 +63,8 @@ class Frame:
         self.events: list[Event] = []
         self.logs: list[Log] = []
         self.return_data = b""
+        #: The return or revert data of the last contract call this call made.
+        self.call_return = b""
         self.pending_value: bytes | None = None
         self.error: BaseException | None = None
         self.mem: memoryview | None = None

@@ -226,10 +226,15 @@ class Session:
         return bytes(self.instance) + bytes(self.ext_mem)
 
     def restore(self, saved: bytes) -> None:
-        """Put back handles taken with :meth:`save`."""
+        """Put back handles taken with :meth:`save`, and clear the nested call's trap.
+
+        wasmtime writes the trap out-parameter only when a call traps, so the outer call, still
+        running, would otherwise find the nested call's trap there (already freed) on return.
+        """
         size = ctypes.sizeof(self.instance)
         ctypes.memmove(ctypes.addressof(self.instance), saved[:size], size)
         ctypes.memmove(ctypes.addressof(self.ext_mem), saved[size:], len(saved) - size)
+        self._trap.value = None
 
     def memory_size(self) -> int:
         """Current size of the memory found by the last :meth:`memory_address`."""
