@@ -76,6 +76,12 @@ def _origins(value: str) -> tuple[str, ...]:
     help="Seconds between blocks; 0 seals as soon as transactions arrive.",
 )
 @click.option(
+    "--automine/--no-automine",
+    default=None,
+    help="Answer eth_sendRawTransaction once the transaction is in a block, as Hardhat "
+    "and anvil do [default: on with --dev and --block-time 0].",
+)
+@click.option(
     "--validator-key",
     type=click.Path(dir_okay=False, path_type=Path),
     help="File holding the sealer's private key (hex). Dev mode seals with dev account 0.",
@@ -167,6 +173,7 @@ def node_command(
     rpc_port: int,
     metrics_port: int | None,
     block_time: float,
+    automine: bool | None,
     validator_key: Path | None,
     rpc_cors: str,
     rpc_vhosts: str,
@@ -196,6 +203,7 @@ def node_command(
         rpc_port=rpc_port,
         metrics_port=metrics_port,
         block_time=block_time,
+        automine=automine,
         validator_key=validator_key,
         cors_origins=_origins(rpc_cors),
         vhosts=_origins(rpc_vhosts),

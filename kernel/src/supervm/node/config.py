@@ -55,6 +55,11 @@ class NodeConfig:
     :param p2p_host: the address the network listens on.
     :param bootnodes: multiaddrs (``/ip4/H/tcp/P/p2p/ID``) of the peers the node dials first.
     :param max_peers: the most peers the node keeps, and the count it dials toward.
+    :param automine: whether ``eth_sendRawTransaction`` and ``eth_sendTransaction`` answer only
+        once the transaction is in a block, as Hardhat's and anvil's automining dev nodes do
+        (tools such as hardhat-chai-matchers read the receipt right after sending). ``None``:
+        on for a dev node sealing as transactions arrive (``dev`` and ``block_time`` 0), off
+        otherwise.
     """
 
     dev: bool = False
@@ -79,3 +84,11 @@ class NodeConfig:
     p2p_host: str = DEFAULT_P2P_HOST
     bootnodes: tuple[str, ...] = ()
     max_peers: int = DEFAULT_MAX_PEERS
+    automine: bool | None = None
+
+    @property
+    def automining(self) -> bool:
+        """Whether sends wait for their block (:attr:`automine`, or its default)."""
+        if self.automine is not None:
+            return self.automine
+        return self.dev and self.block_time == 0

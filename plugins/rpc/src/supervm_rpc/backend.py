@@ -24,6 +24,7 @@ from supervm.services.rpc import RpcError
 from supervm.services.service import ServiceContext, StashKey
 from supervm.state.world import WorldState
 
+from .automine import Inclusions
 from .filters import SERVER_ERROR, FilterManager, Subscriber, SubscriptionHub
 from .params import BlockRef
 
@@ -44,6 +45,18 @@ class RpcBackend:
     _recent: collections.OrderedDict[bytes, tuple[Block, tuple[Receipt, ...]]] = attrs.field(
         factory=collections.OrderedDict, init=False
     )
+    _inclusions: Inclusions | None = attrs.field(default=None, init=False)
+
+    def inclusions(self) -> Inclusions:
+        """The sends waiting for their blocks (automining), made on first use."""
+        if self._inclusions is None:
+
+            def pooled(tx_hash: bytes) -> bool:
+                pool = self.pool
+                return pool is not None and pool.get(tx_hash) is not None
+
+            self._inclusions = Inclusions(self.events, pooled)
+        return self._inclusions
 
     @property
     def chain_id(self) -> int:

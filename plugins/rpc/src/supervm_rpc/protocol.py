@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any, Final
 
 import orjson
@@ -39,6 +40,7 @@ from supervm.services.rpc import (
 )
 from supervm.services.service import ServiceContext
 
+from .automine import BATCH_INCLUSIONS, settle
 from .prefetch import KNOWN_SENDERS, PREFETCH_THRESHOLD, SenderPrefetch, raw_transactions
 
 log = logging.getLogger("supervm.rpc")
@@ -155,9 +157,14 @@ class Dispatcher:
         raws = raw_transactions(calls)
         if len(raws) >= PREFETCH_THRESHOLD:
             known = KNOWN_SENDERS.set(await self.prefetch.senders(raws))
+        waits: list[Awaitable[None]] = []
+        inclusions = BATCH_INCLUSIONS.set(waits)
         try:
-            return await self._answer_batch(calls)
+            answer = await self._answer_batch(calls)
+            await settle(waits)  # automining: every send of the batch is in a block
+            return answer
         finally:
+            BATCH_INCLUSIONS.reset(inclusions)
             if known is not None:
                 KNOWN_SENDERS.reset(known)
 
