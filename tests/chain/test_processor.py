@@ -184,8 +184,15 @@ def test_a_call_and_a_reverting_call(run, state: WorldState) -> None:  # type: i
     assert state.nonce(ALICE.address) == 3  # the nonce and the fee stay spent
 
 
-def test_evm_code_is_refused_with_a_clear_error(run) -> None:  # type: ignore[no-untyped-def]
-    result = run(tx(0, to=None, data=bytes.fromhex("6080604052"), gas=100_000))
+def test_evm_code_is_refused_with_a_clear_error() -> None:
+    """Without an EVM backend (the evm_revm_bridge plugin blocked), EVM bytecode fails."""
+    with Kernel.from_plugins(["no:evm_revm_bridge"], env={}) as kernel:
+        state = WorldState(kernel.open_storage("memory"))
+        state.set_balance(ALICE.address, FUNDS)
+        executor = TransactionExecutor(
+            kernel, BlockEnv(CHAIN_ID, 1, 1_700_000_000, COINBASE, 30_000_000, BASE_FEE)
+        )
+        result = executor(tx(0, to=None, data=bytes.fromhex("6080604052"), gas=100_000), state)
     assert result.status == 0 and result.error is not None
     assert "EVM bytecode needs an EVM backend" in result.error.message
     assert result.gas_used == 100_000
@@ -250,3 +257,14 @@ def test_funds_must_cover_the_blob_fee_cap(kernel: Kernel) -> None:
     env = BlockEnv(CHAIN_ID, 1, 1_700_000_000, COINBASE, 30_000_000, BASE_FEE)
     result = TransactionExecutor(kernel, env)(_blob_tx(max_fee_per_blob_gas=10), state)
     assert result.rejected is not None and "insufficient funds" in result.rejected
+
+
+def test_a_create_without_code_makes_an_empty_contract_account(run, state: WorldState) -> None:  # type: ignore[no-untyped-def]
+    """Ethereum's rule (the conformance suite's createContractViaTransactionCost53000): the
+    intrinsic gas of a create, an account at the CREATE address with nonce 1 and no code."""
+    result = run(tx(0, to=None, value=5, gas=100_000))
+    address = create_address(ALICE.address, 0)
+    assert result.status == 1 and result.contract_address == address
+    assert result.gas_used == 53_000
+    assert state.nonce(address) == 1 and state.balance(address) == 5
+    assert not state.has_code(address)

@@ -71,6 +71,10 @@ class Kernel:
         self._dispatchers: dict[VMSettings, Dispatcher] = {}
         #: Settings for schedulers built without explicit ones (``supervm --workers N``).
         self.scheduler_settings = SchedulerSettings()
+        #: Settings for execution backends built without explicit ones (``supervm --vm-option
+        #: KEY=VALUE``: the EVM backend's ``evm=pyevm``, say), so that the chain's pipeline and
+        #: every other caller that passes none run with them.
+        self.vm_settings = VMSettings()
 
     @classmethod
     def from_plugins(
@@ -139,7 +143,7 @@ class Kernel:
     def vm(self, name: str | None = None, settings: VMSettings | None = None) -> ExecutionBackend:
         """The execution backend ``name``, built once per settings and reused."""
         name = name or self.default_name("vm")
-        settings = settings or VMSettings()
+        settings = settings or self.vm_settings
         key = (name, settings)
         backend = self._vms.get(key)
         if backend is None:
@@ -150,7 +154,7 @@ class Kernel:
 
     def dispatcher(self, settings: VMSettings | None = None) -> Dispatcher:
         """The dispatcher that picks the backend for a piece of code, one per VM settings."""
-        settings = settings or VMSettings()
+        settings = settings or self.vm_settings
         found = self._dispatchers.get(settings)
         if found is None:
             found = self._dispatchers[settings] = Dispatcher(self, settings)

@@ -376,6 +376,8 @@ class TransactionExecutor:
         if tx.value:
             state.transfer(sender, address, tx.value)
         state.set_nonce(address, 1)  # EIP-161: a new contract starts at nonce 1
+        if not tx.data:
+            return _EMPTY, address  # no code to run or store: an account with nonce 1
         try:
             backend = self.dispatcher.backend_for(tx.data)
             module, arguments = split_create_data(tx.data)

@@ -18,6 +18,7 @@ import click
 from supervm.chain.dev_accounts import DEV_MNEMONIC, dev_accounts
 from supervm.cli.chain import chain_group, tx_group
 from supervm.cli.compile import compile_command, new_command
+from supervm.cli.key import key_group
 from supervm.cli.logs import configure_logging
 from supervm.cli.node import node_command
 from supervm.cli.state import KernelState, kernel_state
@@ -88,6 +89,14 @@ class PluginGroup(click.Group):
     type=click.IntRange(min=1),
     help="Worker processes for parallel schedulers (default: the scheduler's own).",
 )
+@click.option(
+    "--vm-option",
+    "vm_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An execution backend option for every VM the command builds (evm=pyevm picks "
+    "py-evm as the EVM engine). Repeatable.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("--log-json", is_flag=True, help="Write logs as JSON lines to stderr.")
 @click.option("--trace-hooks", is_flag=True, help="Log every plugin hook call.")
@@ -97,6 +106,7 @@ def cli(
     ctx: click.Context,
     plugins: tuple[str, ...],
     workers: int | None,
+    vm_options: tuple[str, ...],
     verbose: int,
     log_json: bool,
     trace_hooks: bool,
@@ -162,6 +172,7 @@ cli.add_command(new_command)
 cli.add_command(chain_group)
 cli.add_command(tx_group)
 cli.add_command(node_command)
+cli.add_command(key_group)
 
 
 @cli.group("bench", cls=PluginGroup, plugin_group="bench")

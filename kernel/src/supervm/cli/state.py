@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from supervm.cli.logs import configure_logging
-from supervm.execution.interfaces import SchedulerSettings
+from supervm.execution.interfaces import SchedulerSettings, VMSettings
 from supervm.kernel import Kernel
 
 
@@ -18,10 +18,12 @@ class KernelState:
         trace: bool,
         kernel: Kernel | None = None,
         workers: int | None = None,
+        vm_options: tuple[str, ...] = (),
     ) -> None:
         self.plugin_args = plugins
         self.trace = trace
         self.workers = workers
+        self.vm_options = vm_options
         self._kernel = kernel
 
     @property
@@ -31,12 +33,27 @@ class KernelState:
             self._kernel = Kernel.from_plugins(self.plugin_args, trace=self.trace or None)
             if self.workers is not None:
                 self._kernel.scheduler_settings = SchedulerSettings(workers=self.workers)
+            if self.vm_options:
+                self._kernel.vm_settings = VMSettings(options=parse_vm_options(self.vm_options))
         return self._kernel
 
     def close(self) -> None:
         """Close the kernel if it was built."""
         if self._kernel is not None:
             self._kernel.close()
+
+
+def parse_vm_options(values: tuple[str, ...]) -> dict[str, str]:
+    """``--vm-option KEY=VALUE`` values as a dict; a clear usage error for a malformed one."""
+    options: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(
+                f"{value!r} is not KEY=VALUE (for example evm=pyevm)", param_hint="--vm-option"
+            )
+        options[key] = setting
+    return options
 
 
 def kernel_state(ctx: click.Context) -> KernelState:
@@ -59,6 +76,7 @@ def kernel_state(ctx: click.Context) -> KernelState:
         tuple(params.get("plugins") or ()),
         bool(params.get("trace_hooks")),
         workers=params.get("workers"),
+        vm_options=tuple(params.get("vm_options") or ()),
     )
     root.obj = state
     root.call_on_close(state.close)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from supervm.errors import CompileError
+from supervm.execution.evm_version import EVM_VERSION, SOLC_EVM_VERSIONS
 from supervm.tooling.compilers import Artifact, Compiler, CompilerInfo, CompileSettings, keccak_hex
 from supervm.tooling.toolchain import node_modules_dirs
 
@@ -28,25 +29,10 @@ from .toolchain import SolcRun, find_node, find_solc, run_solc
 log = logging.getLogger("supervm.solc")
 
 #: EVM versions solc knows, oldest first.
-EVM_VERSIONS = (
-    "homestead",
-    "tangerineWhistle",
-    "spuriousDragon",
-    "byzantium",
-    "constantinople",
-    "petersburg",
-    "istanbul",
-    "berlin",
-    "london",
-    "paris",
-    "shanghai",
-    "cancun",
-    "prague",
-    "osaka",
-)
-#: The newest EVM version SuperVM's EVM backend runs (pyrevm 0.3.7 bundles revm 8), and the
+EVM_VERSIONS = SOLC_EVM_VERSIONS
+#: The newest EVM version SuperVM's EVM backends run, declared once by the kernel, and the
 #: default: solc 0.8.37 itself defaults to osaka, whose code revm 8 cannot run.
-MAX_EVM_VERSION = "cancun"
+MAX_EVM_VERSION = EVM_VERSION
 #: solc's optimiser setting: how often the code is expected to run.
 DEFAULT_OPTIMIZER_RUNS = 200
 #: A directory holding one of these is a project root; see :func:`project_root`.
