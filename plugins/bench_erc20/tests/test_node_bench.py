@@ -253,7 +253,13 @@ def test_a_small_run_of_both_nodes_prints_one_verified_json_line() -> None:
         "supervm_tps", "hardhat_tps", "ratio", "transactions", "senders", "batch",
         "supervm_blocks", "supervm_s", "estimated", "supervm_cpu_us_per_tx",
         "hardhat_cpu_us_per_tx", "cpu_ratio", *stages,
+        "supervm_evm_tps", "supervm_evm_s", "supervm_evm_blocks", "evm_ratio",
+        "supervm_evm_cpu_us_per_tx",
     }  # fmt: skip
+    assert data["supervm_evm_tps"] > 0
+    assert data["evm_ratio"] == pytest.approx(
+        data["supervm_evm_tps"] / data["supervm_tps"], rel=0.01
+    )
     assert data["transactions"] == 200 and data["senders"] == 20
     assert data["supervm_tps"] > 0 and data["hardhat_tps"] > 0
     assert data["ratio"] == pytest.approx(data["supervm_tps"] / data["hardhat_tps"], rel=0.01)

@@ -1,9 +1,13 @@
 """``supervm bench node``: signed ERC20 transfers over JSON-RPC, SuperVM against Hardhat.
 
-One run starts two nodes as subprocesses and drives them with the same client code:
+One run starts up to three nodes as subprocesses, one after the other, and drives them with the
+same client code:
 
 - ``supervm node --dev`` (JSON-RPC and Prometheus metrics on free ports, its chain in a
   temporary directory), with the AssemblyScript ERC20 (``examples/contracts/erc20-as``);
+- a second, fresh ``supervm node --dev`` with the Solidity ERC20 (``examples/contracts/erc20-sol``)
+  on the EVM backend (``evm_revm_bridge``), through the same kernel state (skipped with
+  ``--skip-evm``);
 - ``hardhat node`` (npm ``hardhat@2``, from the ``node_modules`` that ``make install`` fills),
   with the Solidity ERC20 (``examples/contracts/erc20-sol``), automining, transaction logging
   off (its fastest setting).
@@ -236,12 +240,19 @@ class Split:
 
 @attrs.frozen
 class NodeReport:
-    """One run: SuperVM's figures, Hardhat's (unless skipped) and the split."""
+    """One run: SuperVM's figures (the WASM ERC20, and the Solidity ERC20 on its EVM backend
+    unless skipped), Hardhat's (unless skipped) and the split of the WASM run."""
 
     workload: Workload
     supervm: SideResult
     hardhat: SideResult | None
     split: Split
+    evm: SideResult | None = None
+
+    @property
+    def evm_ratio(self) -> float | None:
+        """The EVM run's rate over the WASM run's, on SuperVM."""
+        return None if self.evm is None else self.evm.tps / self.supervm.tps
 
     @property
     def ratio(self) -> float | None:
@@ -266,9 +277,14 @@ class NodeReport:
             "batch": self.workload.batch,
             "supervm_blocks": self.supervm.blocks,
             "supervm_s": round(self.supervm.seconds, 4),
+            "supervm_evm_tps": None if self.evm is None else round(self.evm.tps, 1),
+            "supervm_evm_s": None if self.evm is None else round(self.evm.seconds, 4),
+            "supervm_evm_blocks": None if self.evm is None else self.evm.blocks,
+            "evm_ratio": None if self.evm_ratio is None else round(self.evm_ratio, 3),
         }
         n = self.workload.transactions
-        for side, key in ((self.supervm, "supervm"), (self.hardhat, "hardhat")):
+        sides = ((self.supervm, "supervm"), (self.evm, "supervm_evm"), (self.hardhat, "hardhat"))
+        for side, key in sides:
             cpu = None if side is None else side.cpu_per_transaction(n)
             out[f"{key}_cpu_us_per_tx"] = None if cpu is None else round(cpu, 1)
         out["cpu_ratio"] = None if self.cpu_ratio is None else round(self.cpu_ratio, 3)
@@ -999,13 +1015,16 @@ def run(
     workload: Workload,
     *,
     hardhat: bool = True,
+    evm: bool = True,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> NodeReport:
-    """Run the workload on SuperVM and (unless ``hardhat`` is false) on Hardhat."""
+    """Run the workload on SuperVM with the WASM ERC20, then (unless ``evm`` is false) on a fresh
+    SuperVM node with the Solidity ERC20 on its EVM backend, then (unless ``hardhat`` is false)
+    on Hardhat with the same Solidity ERC20."""
     cli = find_hardhat() if hardhat else None
     with tempfile.TemporaryDirectory(prefix="supervm-bench-node-") as name:
         tmp = Path(name)
-        wasm, evm = _compile(tmp, progress)
+        wasm, solidity = _compile(tmp, progress)
         progress("starting supervm node --dev")
         with supervm_node(tmp) as served:
             progress(f"supervm node (pid {served.pid}) serving at {served.url}")
@@ -1033,19 +1052,41 @@ def run(
         missing = [s for s, n in SPLIT_METRICS.items() if _metric(mine.after, n) is None]
         estimates = decode_costs(mine.raws) if {"decode", "recover"} & set(missing) else None
         split = split_of(mine.before, mine.after, mine.result.seconds, estimates)
+        on_evm = _run_evm(tmp, workload, solidity.bytecode, progress) if evm else None
         theirs = None
         if cli is not None:
             progress("starting hardhat node")
             with hardhat_node(tmp, cli) as hardhat_served:
                 progress(f"hardhat node (pid {hardhat_served.pid}) at {hardhat_served.url}")
-                deploy = evm.bytecode + constructor_args()
+                deploy = solidity.bytecode + constructor_args()
                 theirs = asyncio.run(_drive("hardhat", hardhat_served, workload, deploy, progress))
     return NodeReport(
         workload=workload,
         supervm=mine.result,
         hardhat=None if theirs is None else theirs.result,
         split=split,
+        evm=on_evm,
     )
+
+
+def _run_evm(
+    tmp: Path, workload: Workload, creation_code: bytes, progress: Callable[[str], None]
+) -> SideResult:
+    """The workload on a fresh ``supervm node --dev`` with the Solidity ERC20 (EVM backend).
+
+    A fresh node, so that its chain starts where the WASM run's did: the two rows differ in the
+    token's engine only. Its metrics are not split (the split is the WASM run's).
+    """
+    work = tmp / "evm"
+    work.mkdir()
+    progress("starting supervm node --dev for the Solidity ERC20 (EVM backend)")
+    with supervm_node(work) as served:
+        progress(f"supervm node (pid {served.pid}) serving at {served.url}")
+        deploy = creation_code + constructor_args()
+        outcome = asyncio.run(
+            _drive("supervm-evm", served, workload, deploy, progress, batched_setup=True, rest=True)
+        )
+    return outcome.result
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -1064,24 +1105,31 @@ def print_report(report: NodeReport, echo: Callable[[str], None]) -> None:
         f"{w.transactions:,} signed ERC20 transfers from {w.senders:,} senders over JSON-RPC "
         f"(batches of {w.batch}, {w.connections} connections), submission to inclusion"
     )
-    for side, what in ((report.supervm, "WASM ERC20"), (report.hardhat, "Solidity ERC20")):
+    rows = (
+        (report.supervm, "supervm", "WASM ERC20", ""),
+        (report.evm, "sv-evm", "Solidity ERC20 on SuperVM's EVM backend", "--skip-evm"),
+        (report.hardhat, "hardhat", "Solidity ERC20", "--skip-hardhat"),
+    )
+    for side, label, what, flag in rows:
         if side is None:
-            echo(f"  {'hardhat':<8} skipped (--skip-hardhat)")
+            echo(f"  {label:<8} skipped ({flag})")
             continue
         echo(
-            f"  {side.name:<8} {side.tps:>9,.0f} tx/s  {side.seconds:>7.2f} s, "
+            f"  {label:<8} {side.tps:>9,.0f} tx/s  {side.seconds:>7.2f} s, "
             f"{side.blocks:,} blocks, submitted in {side.submit_seconds:.2f} s "
             f"({what}, gas limit {side.transfer_gas:,} each)"
         )
     if report.ratio is not None:
         echo(f"  supervm / hardhat  {report.ratio:.2f}   (target >= 10)")
-    for side in (report.supervm, report.hardhat):
+    if report.evm_ratio is not None:
+        echo(f"  sv-evm / supervm   {report.evm_ratio:.2f}   (Solidity on the EVM over WASM)")
+    for side, label, _what, _flag in rows:
         if side is None or side.cpu_seconds is None:
             continue
         cpu = side.cpu_seconds / w.transactions * 1e6
         client = side.client_cpu_seconds / w.transactions * 1e6
         echo(
-            f"  {side.name:<8} node CPU {cpu:>5.0f} us per transfer (with its workers), "
+            f"  {label:<8} node CPU {cpu:>5.0f} us per transfer (with its workers), "
             f"{side.cpu_seconds / side.seconds:.0%} of a core; client CPU {client:.0f} us"
         )
     if report.cpu_ratio is not None:
@@ -1127,6 +1175,7 @@ def print_report(report: NodeReport, echo: Callable[[str], None]) -> None:
     help="Concurrent HTTP connections submitting.",
 )
 @click.option("--skip-hardhat", is_flag=True, help="Run SuperVM only (no ratio).")
+@click.option("--skip-evm", is_flag=True, help="Skip the Solidity ERC20 on SuperVM's EVM backend.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 def node_command(
     transactions: int,
@@ -1134,13 +1183,14 @@ def node_command(
     batch: int,
     connections: int,
     skip_hardhat: bool,
+    skip_evm: bool,
     as_json: bool,
 ) -> None:
     """Signed ERC20 transfers over JSON-RPC: supervm node against hardhat node, in one run."""
     try:
         workload = Workload(transactions, senders, batch, connections)
         progress = (lambda _m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True))
-        report = run(workload, hardhat=not skip_hardhat, progress=progress)
+        report = run(workload, hardhat=not skip_hardhat, evm=not skip_evm, progress=progress)
     except BenchNodeError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
