@@ -77,7 +77,8 @@ bench: install
 
 # The native core's C under AddressSanitizer and UndefinedBehaviorSanitizer: rebuild it
 # sanitized, run its differential and host-call tests, rebuild it normally (docs/native.md).
-test-sanitize: install
+# Only the Python environment: the sanitized C needs no JS toolchain.
+test-sanitize: $(VENV)/.installed
 	SUPERVM_NATIVE_SANITIZE=1 $(UV) pip install --quiet --python $(VENV)/bin/python --no-deps --reinstall-package supervm-wasm-native -e plugins/wasm_native
 	PYCRYPTODOME_DISABLE_DEEPBIND=1 LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

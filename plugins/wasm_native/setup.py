@@ -30,11 +30,11 @@ setup(
         Extension(
             "supervm_wasm_native._native",
             sources=["csrc/native.c", "csrc/hashes.c"],
-            depends=["csrc/wasmtime_api.h", "csrc/hashes.h"],
+            depends=["csrc/wasmtime_api.h", "csrc/hashes.h", "csrc/block.c"],
             extra_compile_args=compile_args,
             extra_link_args=link_args,
             # No -lwasmtime: the library is resolved at run time from the wasmtime package.
-            libraries=["dl"],
+            libraries=["dl", "pthread"],
             optional=True,
         )
     ]

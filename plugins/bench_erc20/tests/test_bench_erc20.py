@@ -32,7 +32,15 @@ def test_small_run_agrees_across_engines() -> None:
     assert report.equal
     assert min(report.wasm_tps, report.pyrevm_tps, report.pyevm_tps) > 0
     data = report.as_json()
-    assert set(data) == {"wasm_tps", "pyrevm_tps", "pyevm_tps", "wasm_vs_pyrevm", "wasm_vs_pyevm"}
+    base = {"wasm_tps", "pyrevm_tps", "pyevm_tps", "wasm_vs_pyrevm", "wasm_vs_pyevm"}
+    # The native rows come with the wasm_native plugin, the EVM row with evm_revm_bridge.
+    native = {"wasm_native_tps", "wasm_native_vs_pyrevm"}
+    native |= {"wasm_native_block_tps", "wasm_native_block_vs_pyrevm"}
+    assert set(data) == base | native | {"evm_tps", "evm_vs_pyrevm"}
+    assert data["wasm_native_vs_pyrevm"] == pytest.approx(
+        data["wasm_native_tps"] / data["pyrevm_tps"], rel=0.01
+    )
+    assert data["evm_vs_pyrevm"] == pytest.approx(data["evm_tps"] / data["pyrevm_tps"], rel=0.01)
 
 
 @pytest.mark.slow

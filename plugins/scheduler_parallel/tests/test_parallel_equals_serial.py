@@ -150,8 +150,27 @@ def test_bench_parallel_json_cell() -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 1, result.stdout
     data = json.loads(lines[0])
-    assert set(data) == {"serial_tps", "parallel_tps", "speedup", "reexecutions_per_tx", "equal"}
+    assert set(data) == {
+        "serial_tps", "parallel_tps", "speedup", "reexecutions_per_tx", "equal", "engine",
+        "hardware_scaling",
+    }  # fmt: skip
     assert data["equal"] is True
+    assert data["engine"] in ("native", "python")
+    assert 0 < data["hardware_scaling"] < 3
+
+
+@pytest.mark.slow
+def test_bench_parallel_python_engine() -> None:
+    import json
+
+    from click.testing import CliRunner
+    from supervm.cli.main import cli
+
+    args = ["--accounts", "50", "--txs", "300", "--workers", "1", "--engine", "python"]
+    result = CliRunner().invoke(cli, ["bench", "parallel", *args, "--rounds", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["engine"] == "python" and data["equal"] is True
 
 
 @pytest.mark.slow
@@ -160,24 +179,28 @@ def test_bench_parallel_shows_progress_on_stderr() -> None:
     from supervm.cli.main import cli
 
     args = ["--accounts", "2", "--txs", "1", "--workers", "1", "--rounds", "2"]
-    result = CliRunner().invoke(cli, ["bench", "parallel", *args])
-    assert result.exit_code == 0, result.output
     cell = "2 accounts x 1 txs"
-    assert result.stderr.splitlines() == [
-        "  compiling the AssemblyScript ERC20",
-        "  deploying the token and funding 2 accounts",
-        *(
-            line
-            for r in ("1/2", "2/2")
-            for line in (
-                f"  round {r}: funding fresh states ({cell})",
-                f"  round {r}: serial {cell}",
-                f"  round {r}: parallel (1 worker) {cell}",
-            )
-        ),
-    ]
-    assert "round" not in result.stdout and "compiling" not in result.stdout
-    assert result.stdout.splitlines()[0].split()[:2] == ["accounts", "txs"]
+    for engine, who in (("native", "2 threads"), ("python", "1 worker")):
+        result = CliRunner().invoke(cli, ["bench", "parallel", *args, "--engine", engine])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.splitlines() == [
+            "  compiling the AssemblyScript ERC20",
+            "  deploying the token and funding 2 accounts",
+            *(
+                line
+                for r in ("1/2", "2/2")
+                for line in (
+                    f"  round {r}: funding fresh states ({cell})",
+                    f"  round {r}: serial {cell}",
+                    f"  round {r}: parallel ({who}) {cell}",
+                )
+            ),
+            f"  measuring the hardware scaling of two processes ({cell})",
+        ]
+        assert "round" not in result.stdout and "compiling" not in result.stdout
+        lines = result.stdout.splitlines()
+        assert lines[0].split()[:2] == ["accounts", "txs"]
+        assert lines[-1].startswith(f"engine: {engine} ")
 
 
 def _with_access_lists(kernel, calls, truthful: bool):  # type: ignore[no-untyped-def]

@@ -165,6 +165,9 @@ typedef struct {
   uint8_t base_state;  // the value below the call's snapshot, once fetched
   uint8_t top;         // what the call's snapshot layer holds for the key
   uint8_t delta[32];   // TOP_ADD: the pending addition
+  uint8_t fetched;     // block mode: the base came from the block's state cache...
+  uint32_t slot;       // ...from this slot...
+  uint32_t version;    // ...at this version (what validation compares)
   Buf base, topval;
   PyObject *pykey;     // the full key as bytes, made once per call when first needed
   uint8_t key[FULL_KEY_MAX];
@@ -182,9 +185,14 @@ typedef struct {
 
 enum { ERR_NONE, ERR_REVERT, ERR_OUT_OF_GAS, ERR_HOST };
 
+struct Block;
+struct Lane;
+
 typedef struct Frame {
   // the call
   wasmtime_context_t *ctx;
+  struct Block *block;  // block mode (block.c): reads come from the block's state cache
+  struct Lane *lane;    // block mode: the thread's lane
   PyObject *state;
   bool fast_overlay;  // the state is a plain StateOverlay: its layers are read and written here
   PyObject *address_obj;
@@ -277,6 +285,7 @@ static Entry *entry_for(Frame *f, const uint8_t *key, size_t klen) {
   e->read = e->written = 0;
   e->base_state = BASE_UNKNOWN;
   e->top = TOP_NONE;
+  e->fetched = 0;
   e->base.len = e->topval.len = 0;
   e->pykey = NULL;
   memcpy(e->key, key, klen);
@@ -517,7 +526,10 @@ static wasm_trap_t *fetch_base_locked(Frame *f, const FnInfo *fn, Entry *e) {
   return t;
 }
 
+static wasm_trap_t *block_fetch(Frame *f, const FnInfo *fn, Entry *e);
+
 static wasm_trap_t *fetch_base(Frame *f, const FnInfo *fn, Entry *e) {
+  if (f->block) return block_fetch(f, fn, e);
   PyGILState_STATE gil = PyGILState_Ensure();
   wasm_trap_t *t = fetch_base_locked(f, fn, e);
   PyGILState_Release(gil);
@@ -922,6 +934,8 @@ typedef struct {
   int busy;
   FnInfo fns[NNATIVE];
   Frame frame;
+  struct Lane *lanes;  // the block executor's threads (block.c), kept across blocks
+  int nlanes;
 } Runtime;
 
 typedef struct {
@@ -1013,8 +1027,11 @@ static int runtime_init(Runtime *rt, PyObject *args, PyObject *kwds) {
   return runtime_new_store(rt);
 }
 
+static void lanes_free(Runtime *rt);
+
 static void runtime_release(Runtime *rt) {
   frame_free(&rt->frame);
+  lanes_free(rt);
   if (rt->store) W.wasmtime_store_delete(rt->store);
   rt->store = NULL;
   rt->ctx = NULL;
@@ -1247,12 +1264,12 @@ static PyObject *bytes_of(const Buf *b) {
   return PyBytes_FromStringAndSize((const char *)b->p, (Py_ssize_t)b->len);
 }
 
-static PyObject *events_tuple(Frame *f) {
-  PyObject *t = PyTuple_New((Py_ssize_t)f->nevents);
+static PyObject *events_tuple(const EventRec *events, size_t n, PyObject *address_obj) {
+  PyObject *t = PyTuple_New((Py_ssize_t)n);
   if (!t) return NULL;
-  for (size_t i = 0; i < f->nevents; i++) {
-    PyObject *data = bytes_of(&f->events[i].data);
-    PyObject *fields[2] = {f->address_obj, data};
+  for (size_t i = 0; i < n; i++) {
+    PyObject *data = bytes_of(&events[i].data);
+    PyObject *fields[2] = {address_obj, data};
     PyObject *ev = data ? record_new(EventType, &EventRecord, fields, 2) : NULL;
     Py_XDECREF(data);
     if (!ev) {
@@ -1264,11 +1281,11 @@ static PyObject *events_tuple(Frame *f) {
   return t;
 }
 
-static PyObject *logs_tuple(Frame *f) {
-  PyObject *t = PyTuple_New((Py_ssize_t)f->nlogs);
+static PyObject *logs_tuple(const LogRec *logs, size_t n, PyObject *address_obj) {
+  PyObject *t = PyTuple_New((Py_ssize_t)n);
   if (!t) return NULL;
-  for (size_t i = 0; i < f->nlogs; i++) {
-    LogRec *lg = &f->logs[i];
+  for (size_t i = 0; i < n; i++) {
+    const LogRec *lg = &logs[i];
     PyObject *topics = PyTuple_New(lg->ntopics);
     for (uint32_t j = 0; topics && j < lg->ntopics; j++) {
       PyObject *topic = PyBytes_FromStringAndSize((const char *)lg->topics + 32 * j, 32);
@@ -1276,7 +1293,7 @@ static PyObject *logs_tuple(Frame *f) {
       else PyTuple_SET_ITEM(topics, j, topic);
     }
     PyObject *data = topics ? bytes_of(&lg->data) : NULL;
-    PyObject *args[3] = {f->address_obj, topics, data};
+    PyObject *args[3] = {address_obj, topics, data};
     PyObject *log = data ? record_new(LogType, &LogRecord, args, 3) : NULL;
     Py_XDECREF(topics);
     Py_XDECREF(data);
@@ -1297,20 +1314,13 @@ static PyObject *make_result(PyObject *value, PyObject *ret, PyObject *events, P
   return record_new(ResultType, &ResultRecord, args, 8);
 }
 
-static PyObject *failed(Frame *f, PyObject *kind, PyObject *message, PyObject *ret, u128 gas,
-                        PyObject *reads, PyObject *writes) {
+static PyObject *failed(PyObject *kind, PyObject *message, PyObject *ret, u128 gas, PyObject *reads,
+                        PyObject *writes) {
   PyObject *error = message ? PyObject_CallFunctionObjArgs(ErrorType, kind, message, NULL) : NULL;
   PyObject *gas_obj = u64_or_more(gas);
   PyObject *r = make_result(Py_None, ret, EmptyTuple, EmptyTuple, gas_obj, reads, writes, error);
   Py_XDECREF(error);
   Py_XDECREF(gas_obj);
-  return r;
-}
-
-static PyObject *out_of_gas(Frame *f, PyObject *reads, PyObject *writes) {
-  PyObject *msg = PyUnicode_FromFormat("out of gas (limit %llu)", (unsigned long long)f->gas_limit);
-  PyObject *r = failed(f, KindOutOfGas, msg, EmptyBytes, f->gas_limit, reads, writes);
-  Py_XDECREF(msg);
   return r;
 }
 
@@ -1348,69 +1358,178 @@ static PyObject *first_line(const uint8_t *data, size_t n) {
   return line;
 }
 
-// The result of a failed instantiation or call (wasmtime's error or trap, both freed here).
-static PyObject *failure(Runtime *rt, Frame *f, wasmtime_error_t *err, wasm_trap_t *trap, u128 gas_used,
-                         PyObject *reads, PyObject *writes) {
+// ---- how a call ended, captured without the GIL -------------------------------------------------
+
+enum { OUT_OK, OUT_REVERT, OUT_OUT_OF_GAS, OUT_HOST, OUT_TRAP, OUT_TIMEOUT, OUT_NOMEM };
+
+// Everything the result needs besides the frame's outputs, in C: a block's calls are captured on
+// their threads and turned into Python objects after the block (captured_result).
+typedef struct {
+  int kind;
+  u128 gas;            // the gas the result reports
+  int64_t value;       // OUT_OK: the export's result
+  char *text;          // OUT_HOST, OUT_TRAP: the message (malloc'd)
+  size_t text_len;
+  bool raw;            // OUT_TRAP: wasmtime's own message (its first line is used)
+  bool at_limit;       // OUT_TRAP: memory is at its limit
+  PyObject *pymsg;     // OUT_HOST: a message made from a Python exception (owned)
+} Captured;
+
+static char *copy_text(const void *p, size_t n) {
+  char *t = malloc(n + 1);
+  if (t) {
+    if (n) memcpy(t, p, n);
+    t[n] = 0;
+  }
+  return t;
+}
+
+// How the call ran in `f` ended: wasmtime's error or trap (both freed here), the fuel left and
+// the export's result. No Python object is touched (a block's threads call this without the GIL)
+// except that a Python message already made (f->err_pymsg) moves into `c`.
+static void capture(Runtime *rt, Frame *f, wasmtime_error_t *err, wasm_trap_t *trap,
+                    uint64_t fuel_left, const wasmtime_val_raw_t *buf, long result_kind,
+                    Captured *c) {
+  memset(c, 0, sizeof *c);
+  u128 gas_used = (u128)(f->gas_limit - fuel_left) + f->host_gas;
   u128 limit = f->gas_limit;
   u128 capped = gas_used < limit ? gas_used : limit;
   if (f->err != ERR_NONE) {
     if (trap) W.wasm_trap_delete(trap);
     if (err) W.wasmtime_error_delete(err);
-    if (f->err == ERR_OUT_OF_GAS) return out_of_gas(f, reads, writes);
-    if (f->err == ERR_REVERT) {
-      PyObject *msg = PyUnicode_FromString("execution reverted");
-      PyObject *ret = bytes_of(&f->ret);
-      PyObject *r = ret ? failed(f, KindRevert, msg, ret, capped, reads, writes) : NULL;
-      Py_XDECREF(msg);
-      Py_XDECREF(ret);
+    if (f->err == ERR_OUT_OF_GAS) {
+      c->kind = OUT_OUT_OF_GAS;
+      c->gas = limit;
+    } else if (f->err == ERR_REVERT) {
+      c->kind = OUT_REVERT;
+      c->gas = capped;
+    } else {
+      c->kind = OUT_HOST;
+      c->gas = capped;
+      c->pymsg = f->err_pymsg;
+      f->err_pymsg = NULL;
+      if (!c->pymsg) {
+        c->text_len = strlen(f->errmsg);
+        c->text = copy_text(f->errmsg, c->text_len);
+        if (!c->text) c->kind = OUT_NOMEM;
+      }
+    }
+    return;
+  }
+  if (err || trap) {
+    uint8_t code = 0;
+    bool has_code = false;
+    wasm_byte_vec_t m = {0, NULL};
+    size_t len = 0;
+    if (trap) {
+      has_code = W.wasmtime_trap_code(trap, &code);
+      W.wasm_trap_message(trap, &m);
+      len = m.size ? m.size - 1 : 0;  // the trap's message ends with a NUL
+      if (err) W.wasmtime_error_delete(err);
+    } else {
+      W.wasmtime_error_message(err, &m);
+      len = m.size;
+    }
+    c->gas = limit;
+    if (has_code && code == WASMTIME_TRAP_CODE_OUT_OF_FUEL) {
+      c->kind = OUT_OUT_OF_GAS;
+    } else if (has_code && code == WASMTIME_TRAP_CODE_INTERRUPT) {
+      c->kind = OUT_TIMEOUT;
+    } else {
+      c->kind = OUT_TRAP;
+      const char *known = has_code ? trap_message(code) : NULL;
+      c->raw = known == NULL;
+      c->text_len = known ? strlen(known) : len;
+      c->text = copy_text(known ? (const void *)known : (const void *)m.data, c->text_len);
+      if (!c->text) c->kind = OUT_NOMEM;
+      c->at_limit = f->has_mem && W.wasmtime_memory_data_size(f->ctx, &f->memh) >= rt->max_memory;
+    }
+    W.wasm_byte_vec_delete(&m);
+    if (trap) W.wasm_trap_delete(trap);
+    else W.wasmtime_error_delete(err);
+    return;
+  }
+  if (gas_used > limit) {
+    c->kind = OUT_OUT_OF_GAS;
+    c->gas = limit;
+    return;
+  }
+  c->kind = OUT_OK;
+  c->gas = gas_used;
+  if (result_kind == 0) c->value = buf[0].i32;
+  else if (result_kind == 1) c->value = buf[0].i64;
+}
+
+// Frees what `capture` allocated; a Python message needs the GIL.
+static void captured_clear(Captured *c) {
+  free(c->text);
+  c->text = NULL;
+  Py_CLEAR(c->pymsg);
+}
+
+// The ExecutionResult of a captured call; `ret`, events and logs are the call's outputs.
+static PyObject *captured_result(Runtime *rt, const Captured *c, uint64_t gas_limit, const Buf *ret,
+                                 const EventRec *events, size_t nevents, const LogRec *logs,
+                                 size_t nlogs, PyObject *address_obj, long result_kind,
+                                 PyObject *reads, PyObject *writes) {
+  if (!reads || !writes) return NULL;
+  PyObject *msg = NULL, *r = NULL;
+  switch (c->kind) {
+    case OUT_OK: {
+      PyObject *value = Py_None;
+      if (result_kind == 0 || result_kind == 1) value = PyLong_FromLongLong(c->value);
+      else Py_INCREF(value);
+      PyObject *ret_obj = bytes_of(ret);
+      PyObject *ev = nevents ? events_tuple(events, nevents, address_obj)
+                             : (Py_INCREF(EmptyTuple), EmptyTuple);
+      PyObject *lg = nlogs ? logs_tuple(logs, nlogs, address_obj) : (Py_INCREF(EmptyTuple), EmptyTuple);
+      PyObject *gas = u64_or_more(c->gas);
+      r = make_result(value, ret_obj, ev, lg, gas, reads, writes, Py_None);
+      Py_XDECREF(value);
+      Py_XDECREF(ret_obj);
+      Py_XDECREF(ev);
+      Py_XDECREF(lg);
+      Py_XDECREF(gas);
       return r;
     }
-    PyObject *msg = f->err_pymsg;
-    if (msg) Py_INCREF(msg);
-    else msg = PyUnicode_FromString(f->errmsg);
-    PyObject *r = failed(f, KindHost, msg, EmptyBytes, capped, reads, writes);
-    Py_XDECREF(msg);
-    return r;
+    case OUT_OUT_OF_GAS:
+      msg = PyUnicode_FromFormat("out of gas (limit %llu)", (unsigned long long)gas_limit);
+      r = failed(KindOutOfGas, msg, EmptyBytes, c->gas, reads, writes);
+      break;
+    case OUT_REVERT: {
+      msg = PyUnicode_FromString("execution reverted");
+      PyObject *ret_obj = bytes_of(ret);
+      r = ret_obj ? failed(KindRevert, msg, ret_obj, c->gas, reads, writes) : NULL;
+      Py_XDECREF(ret_obj);
+      break;
+    }
+    case OUT_HOST:
+      if (c->pymsg) {
+        msg = c->pymsg;
+        Py_INCREF(msg);
+      } else {
+        msg = PyUnicode_FromStringAndSize(c->text, (Py_ssize_t)c->text_len);
+      }
+      r = failed(KindHost, msg, EmptyBytes, c->gas, reads, writes);
+      break;
+    case OUT_TIMEOUT:
+      r = failed(KindTimeout, rt->timeout_message, EmptyBytes, c->gas, reads, writes);
+      break;
+    case OUT_TRAP:
+      msg = c->raw ? first_line((const uint8_t *)c->text, c->text_len)
+                   : PyUnicode_FromStringAndSize(c->text, (Py_ssize_t)c->text_len);
+      if (msg && c->at_limit) {
+        PyObject *more = PyUnicode_FromFormat("%U (memory is at its limit of %llu bytes)", msg,
+                                              (unsigned long long)rt->max_memory);
+        Py_DECREF(msg);
+        msg = more;
+      }
+      r = failed(KindTrap, msg, EmptyBytes, c->gas, reads, writes);
+      break;
+    default:
+      PyErr_NoMemory();
   }
-  uint8_t code = 0;
-  bool has_code = false;
-  wasm_byte_vec_t m = {0, NULL};
-  size_t len = 0;
-  if (trap) {
-    has_code = W.wasmtime_trap_code(trap, &code);
-    W.wasm_trap_message(trap, &m);
-    len = m.size ? m.size - 1 : 0;  // the trap's message ends with a NUL
-    if (err) W.wasmtime_error_delete(err);
-  } else {
-    W.wasmtime_error_message(err, &m);
-    len = m.size;
-  }
-  PyObject *text = NULL;
-  if (has_code && code == WASMTIME_TRAP_CODE_OUT_OF_FUEL) {
-    W.wasm_byte_vec_delete(&m);
-    if (trap) W.wasm_trap_delete(trap);
-    else W.wasmtime_error_delete(err);
-    return out_of_gas(f, reads, writes);
-  }
-  if (has_code && code == WASMTIME_TRAP_CODE_INTERRUPT) {
-    W.wasm_byte_vec_delete(&m);
-    if (trap) W.wasm_trap_delete(trap);
-    else W.wasmtime_error_delete(err);
-    return failed(f, KindTimeout, rt->timeout_message, EmptyBytes, limit, reads, writes);
-  }
-  const char *known = has_code ? trap_message(code) : NULL;
-  text = known ? PyUnicode_FromString(known) : first_line(m.data, len);
-  W.wasm_byte_vec_delete(&m);
-  if (trap) W.wasm_trap_delete(trap);
-  else W.wasmtime_error_delete(err);
-  if (text && f->has_mem && W.wasmtime_memory_data_size(f->ctx, &f->memh) >= rt->max_memory) {
-    PyObject *more = PyUnicode_FromFormat("%U (memory is at its limit of %llu bytes)", text,
-                                          (unsigned long long)rt->max_memory);
-    Py_DECREF(text);
-    text = more;
-  }
-  PyObject *r = failed(f, KindTrap, text, EmptyBytes, limit, reads, writes);
-  Py_XDECREF(text);
+  Py_XDECREF(msg);
   return r;
 }
 
@@ -1437,6 +1556,61 @@ static int context_address(PyObject *context, PyObject *name, uint8_t out[ADDRES
   if (keep) *keep = v;
   else Py_DECREF(v);
   return 0;
+}
+
+// The frame's call fields from an ExecutionContext (needs the GIL).
+static int frame_context(Frame *f, PyObject *context, PyObject **address_obj) {
+  return context_u64(context, StrBlockNumber, &f->block_number) ||
+                 context_u64(context, StrTimestamp, &f->timestamp) ||
+                 context_u64(context, StrGasLimit, &f->gas_limit) ||
+                 context_address(context, StrCaller, f->caller, NULL) ||
+                 context_address(context, StrAddress, f->address, address_obj)
+             ? -1
+             : 0;
+}
+
+// One call in a fresh instance of `pre` in `ctx`, the frame set up: no Python, no GIL. The
+// caller captures how it ended from *err, *trap and *fuel_left.
+static void run_call(wasmtime_context_t *ctx, Frame *f, const wasmtime_instance_pre_t *pre,
+                     const char *entry, size_t entry_len, wasmtime_val_raw_t *buf, size_t nbuf,
+                     bool has_memory, bool has_initialize, uint64_t deadline_ticks,
+                     wasmtime_error_t **err_out, wasm_trap_t **trap_out, uint64_t *fuel_left) {
+  wasmtime_error_t *err = W.wasmtime_context_set_fuel(ctx, f->gas_limit);
+  wasm_trap_t *trap = NULL;
+  if (!err) {
+    W.wasmtime_context_set_epoch_deadline(ctx, deadline_ticks);
+    wasmtime_instance_t instance;
+    err = W.wasmtime_instance_pre_instantiate(pre, ctx, &instance, &trap);
+    if (!err && !trap) {
+      wasmtime_extern_t ext;
+      if (has_memory && W.wasmtime_instance_export_get(ctx, &instance, "memory", 6, &ext) &&
+          ext.kind == WASMTIME_EXTERN_MEMORY) {
+        f->has_mem = true;
+        f->memh = ext.of.memory;
+        f->mem = W.wasmtime_memory_data(ctx, &f->memh);
+        f->mem_size = W.wasmtime_memory_data_size(ctx, &f->memh);
+      }
+      if (has_initialize) {
+        wasmtime_val_raw_t none[1];
+        if (W.wasmtime_instance_export_get(ctx, &instance, "_initialize", 11, &ext) &&
+            ext.kind == WASMTIME_EXTERN_FUNC)
+          err = W.wasmtime_func_call_unchecked(ctx, &ext.of.func, none, 1, &trap);
+      }
+      if (!err && !trap) {
+        if (W.wasmtime_instance_export_get(ctx, &instance, entry, entry_len, &ext) &&
+            ext.kind == WASMTIME_EXTERN_FUNC)
+          err = W.wasmtime_func_call_unchecked(ctx, &ext.of.func, buf, nbuf, &trap);
+        else
+          trap = W.wasmtime_trap_new("export not found", 16);
+      }
+    }
+  }
+  uint64_t fuel = 0;
+  wasmtime_error_t *fuel_err = W.wasmtime_context_get_fuel(ctx, &fuel);
+  if (fuel_err) W.wasmtime_error_delete(fuel_err);
+  *err_out = err;
+  *trap_out = trap;
+  *fuel_left = fuel;
 }
 
 // execute(module, state, context, entry, params, result, args, input, has_memory,
@@ -1495,18 +1669,14 @@ static PyObject *runtime_execute(Runtime *rt, PyObject *const *argv, Py_ssize_t 
   }
   frame_reset(f);
   f->ctx = ctx;
+  f->block = NULL;
   f->state = state;
   f->fast_overlay = fast_overlay > 0;
   f->input = (const uint8_t *)PyBytes_AS_STRING(argv[7]);
   f->input_len = (size_t)PyBytes_GET_SIZE(argv[7]);
   PyObject *address_obj = NULL;
   PyObject *result = NULL;
-  if (context_u64(context, StrBlockNumber, &f->block_number) ||
-      context_u64(context, StrTimestamp, &f->timestamp) ||
-      context_u64(context, StrGasLimit, &f->gas_limit) ||
-      context_address(context, StrCaller, f->caller, NULL) ||
-      context_address(context, StrAddress, f->address, &address_obj))
-    goto done;
+  if (frame_context(f, context, &address_obj)) goto done;
   f->address_obj = address_obj;
 
   wasmtime_val_raw_t small[8], *buf = small;
@@ -1526,75 +1696,27 @@ static PyObject *runtime_execute(Runtime *rt, PyObject *const *argv, Py_ssize_t 
   rt->busy++;
   Frame *outer = cur;
   cur = f;
+  if (!store) rt->instances++;
   // WebAssembly runs without the GIL: other threads (the epoch ticker among them) go on, and a
   // storage miss takes it back for its one Python call.
   PyThreadState *saved_thread = PyEval_SaveThread();
-  wasmtime_error_t *err = W.wasmtime_context_set_fuel(ctx, f->gas_limit);
-  wasm_trap_t *trap = NULL;
-  if (!err) {
-    W.wasmtime_context_set_epoch_deadline(ctx, rt->deadline_ticks);
-    if (!store) rt->instances++;
-    wasmtime_instance_t instance;
-    err = W.wasmtime_instance_pre_instantiate(module->pre, ctx, &instance, &trap);
-    if (!err && !trap) {
-      wasmtime_extern_t ext;
-      if (has_memory && W.wasmtime_instance_export_get(ctx, &instance, "memory", 6, &ext) &&
-          ext.kind == WASMTIME_EXTERN_MEMORY) {
-        f->has_mem = true;
-        f->memh = ext.of.memory;
-        f->mem = W.wasmtime_memory_data(ctx, &f->memh);
-        f->mem_size = W.wasmtime_memory_data_size(ctx, &f->memh);
-      }
-      if (has_initialize) {
-        wasmtime_val_raw_t none[1];
-        if (W.wasmtime_instance_export_get(ctx, &instance, "_initialize", 11, &ext) &&
-            ext.kind == WASMTIME_EXTERN_FUNC)
-          err = W.wasmtime_func_call_unchecked(ctx, &ext.of.func, none, 1, &trap);
-      }
-      if (!err && !trap) {
-        if (W.wasmtime_instance_export_get(ctx, &instance, entry, (size_t)entry_len, &ext) &&
-            ext.kind == WASMTIME_EXTERN_FUNC)
-          err = W.wasmtime_func_call_unchecked(ctx, &ext.of.func, buf, nbuf, &trap);
-        else
-          trap = W.wasmtime_trap_new("export not found", 16);
-      }
-    }
-  }
-  uint64_t fuel_left = 0;
-  wasmtime_error_t *fuel_err = W.wasmtime_context_get_fuel(ctx, &fuel_left);
-  if (fuel_err) W.wasmtime_error_delete(fuel_err);
+  wasmtime_error_t *err;
+  wasm_trap_t *trap;
+  uint64_t fuel_left;
+  run_call(ctx, f, module->pre, entry, (size_t)entry_len, buf, nbuf, has_memory, has_initialize,
+           rt->deadline_ticks, &err, &trap, &fuel_left);
+  Captured c;
+  capture(rt, f, err, trap, fuel_left, buf, result_kind, &c);
   PyEval_RestoreThread(saved_thread);
   cur = outer;
   rt->busy--;
 
   {
-    u128 gas_used = (u128)(f->gas_limit - fuel_left) + f->host_gas;
     PyObject *reads = key_set(f, 0), *writes = reads ? key_set(f, 1) : NULL;
-    if (!reads || !writes) {
-      if (trap) W.wasm_trap_delete(trap);
-      if (err) W.wasmtime_error_delete(err);
-    } else if (err || trap || f->err != ERR_NONE) {
-      result = failure(rt, f, err, trap, gas_used, reads, writes);
-    } else if (gas_used > f->gas_limit) {
-      result = out_of_gas(f, reads, writes);
-    } else {
-      PyObject *value = Py_None;
-      if (result_kind == 0) value = PyLong_FromLong(buf[0].i32);
-      else if (result_kind == 1) value = PyLong_FromLongLong(buf[0].i64);
-      else Py_INCREF(value);
-      if (value && apply_writes(f) == 0) {
-        PyObject *ret = bytes_of(&f->ret);
-        PyObject *events = f->nevents ? events_tuple(f) : (Py_INCREF(EmptyTuple), EmptyTuple);
-        PyObject *logs = f->nlogs ? logs_tuple(f) : (Py_INCREF(EmptyTuple), EmptyTuple);
-        PyObject *gas = PyLong_FromUnsignedLongLong((uint64_t)gas_used);
-        result = make_result(value, ret, events, logs, gas, reads, writes, Py_None);
-        Py_XDECREF(ret);
-        Py_XDECREF(events);
-        Py_XDECREF(logs);
-        Py_XDECREF(gas);
-      }
-      Py_XDECREF(value);
-    }
+    if (reads && writes && (c.kind != OUT_OK || apply_writes(f) == 0))
+      result = captured_result(rt, &c, f->gas_limit, &f->ret, f->events, f->nevents, f->logs,
+                               f->nlogs, f->address_obj, result_kind, reads, writes);
+    captured_clear(&c);
     if (result && record_access(f, reads, writes)) Py_CLEAR(result);
     Py_XDECREF(reads);
     Py_XDECREF(writes);
@@ -1617,6 +1739,8 @@ done:
   }
   return result;
 }
+
+#include "block.c"
 
 // ---- the transaction fast path -------------------------------------------------------------------
 
@@ -1712,6 +1836,8 @@ static PyObject *runtime_instances(Runtime *rt, void *unused) {
 static PyMethodDef runtime_methods[] = {
     {"execute", (PyCFunction)(void (*)(void))runtime_execute, METH_FASTCALL,
      "Run one call on the native path; see native.c."},
+    {"execute_block", (PyCFunction)runtime_execute_block, METH_VARARGS,
+     "Run a block of transactions on native threads; see block.c."},
     {"prepare", (PyCFunction)runtime_prepare, METH_VARARGS,
      "Pre-link a compiled module with the native host functions."},
     {"close", (PyCFunction)runtime_close, METH_NOARGS, "Free the store and the linker."},

@@ -130,3 +130,19 @@ def same(
         return reference
 
     return run
+
+
+@pytest.fixture(scope="session")
+def erc20_code() -> bytes:
+    """The example AssemblyScript ERC20, compiled once per session."""
+    from supervm import CompileSettings
+    from supervm_compiler_assemblyscript import AssemblyScriptCompiler
+
+    repo = Path(__file__).resolve().parents[3]
+    node_modules = repo / "node_modules"
+    if not (node_modules / "assemblyscript").exists():
+        pytest.skip("the contract toolchain is not installed (make install)")
+    source = repo / "examples" / "contracts" / "erc20-as" / "assembly" / "index.ts"
+    settings = CompileSettings(optimize=True, node_modules=node_modules)
+    (artifact,) = AssemblyScriptCompiler().compile([source], settings)
+    return artifact.bytecode

@@ -323,7 +323,12 @@ def test_bench_wasm_call_json() -> None:
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # no progress with --json
     data = one_json_line(result.stdout)
-    assert set(data) == {"calls_per_s", "baseline_calls_per_s", "ratio"}
+    assert set(data) == {
+        "calls_per_s", "baseline_calls_per_s", "ratio", "native_calls_per_s", "native_ratio"
+    }  # fmt: skip
+    assert data["native_ratio"] == pytest.approx(
+        data["native_calls_per_s"] / data["baseline_calls_per_s"], rel=0.02
+    )
     assert data["calls_per_s"] > 0 and data["baseline_calls_per_s"] > 0
     assert data["ratio"] == pytest.approx(
         data["calls_per_s"] / data["baseline_calls_per_s"], rel=0.02
@@ -337,7 +342,9 @@ def test_bench_wasm_call_shows_progress_on_stderr() -> None:
         "  compiling the counter contract",
         "  warming up both sides",
         "  round 1/2: supervm raw call path, 1 calls",
+        "  round 1/2: supervm native path, 1 calls",
         "  round 2/2: supervm raw call path, 1 calls",
+        "  round 2/2: supervm native path, 1 calls",
         "  round 1/2: wasmtime high-level API, 1,000 calls",
         "  round 2/2: wasmtime high-level API, 1,000 calls",
     ]

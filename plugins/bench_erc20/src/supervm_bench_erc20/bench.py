@@ -27,10 +27,14 @@ from supervm.tooling.package_data import package_dir
 
 from .engines import (
     Engine,
+    EvmStateEngine,
     PyevmEngine,
     PyrevmEngine,
     Transfer,
     WasmEngine,
+    WasmNativeBlockEngine,
+    WasmNativeEngine,
+    native_available,
     transfer_calldata,
 )
 
@@ -49,16 +53,31 @@ class Report:
     pyrevm_tps: float
     pyevm_tps: float
     equal: bool
+    #: The native path (``wasm-native``), call by call and as one block; ``None`` where the
+    #: native core is unavailable.
+    wasm_native_tps: float | None = None
+    wasm_native_block_tps: float | None = None
+    #: The Solidity ERC20 on the kernel's ``evm`` backend through a WorldState (issue 13).
+    evm_tps: float | None = None
 
     def as_json(self) -> dict[str, float]:
         """The ``--json`` line."""
-        return {
+        data = {
             "wasm_tps": round(self.wasm_tps, 1),
             "pyrevm_tps": round(self.pyrevm_tps, 1),
             "pyevm_tps": round(self.pyevm_tps, 1),
             "wasm_vs_pyrevm": round(self.wasm_tps / self.pyrevm_tps, 3),
             "wasm_vs_pyevm": round(self.wasm_tps / self.pyevm_tps, 2),
         }
+        for key, tps in (
+            ("wasm_native", self.wasm_native_tps),
+            ("wasm_native_block", self.wasm_native_block_tps),
+            ("evm", self.evm_tps),
+        ):
+            if tps is not None:
+                data[f"{key}_tps"] = round(tps, 1)
+                data[f"{key}_vs_pyrevm"] = round(tps / self.pyrevm_tps, 3)
+        return data
 
 
 class ArtifactError(SuperVMError):
@@ -128,6 +147,13 @@ def run(
             PyrevmEngine(evm_art, DEPLOYER, addresses),
             PyevmEngine(evm_art, DEPLOYER, addresses),
         ]
+        native = native_available(kernel)
+        if native:
+            engines += [
+                WasmNativeEngine(kernel, wasm_art, DEPLOYER, addresses),
+                WasmNativeBlockEngine(kernel, wasm_art, DEPLOYER, addresses),
+            ]
+        engines.append(EvmStateEngine(kernel, evm_art, DEPLOYER, addresses))
         for engine in engines:
             progress(f"funding {n_accounts} accounts on {engine.name}")
             engine.fund(FUNDING)
@@ -136,6 +162,10 @@ def run(
             "pyrevm": transfers(addresses, n_transfers, seed=1),
             "pyevm": transfers(addresses, n_pyevm, seed=1),
         }
+        for engine in engines[3:]:
+            batches[engine.name] = transfers(addresses, n_transfers, seed=1)
+        for engine in engines:
+            engine.prepare(batches[engine.name])
         best = {e.name: 0.0 for e in engines}
         for r in range(rounds):
             for engine in engines:
@@ -145,7 +175,17 @@ def run(
         wasm, pyrevm = engines[0], engines[1]
         sample = addresses[:: max(1, n_accounts // 50)]
         equal = all(wasm.balance_of(a) == pyrevm.balance_of(a) for a in sample)
-    return Report(best["wasm"], best["pyrevm"], best["pyevm"], equal)
+        for engine in engines[3:]:  # the native rows ran the same transfers as the WASM one
+            equal = equal and all(engine.balance_of(a) == wasm.balance_of(a) for a in sample)
+    return Report(
+        best["wasm"],
+        best["pyrevm"],
+        best["pyevm"],
+        equal,
+        best.get("wasm-native") if native else None,
+        best.get("wasm-native-block") if native else None,
+        evm_tps=best.get("evm"),
+    )
 
 
 __all__ = ["Report", "encode", "run"]

@@ -31,6 +31,18 @@ def erc20_command(n: int, accounts: int, pyevm_transfers: int, rounds: int, as_j
     click.echo(f"  SuperVM WASM (AssemblyScript)  {data['wasm_tps']:>12,.0f} transfers/s")
     click.echo(f"  pyrevm (Solidity)              {data['pyrevm_tps']:>12,.0f} transfers/s")
     click.echo(f"  py-evm (Solidity)              {data['pyevm_tps']:>12,.0f} transfers/s")
+    if "evm_tps" in data:
+        click.echo(f"  SuperVM evm backend (Solidity) {data['evm_tps']:>12,.0f} transfers/s")
+        click.echo(f"  evm backend / pyrevm           {data['evm_vs_pyrevm']:>12.2f}x")
+    if "wasm_native_tps" in data:  # the wasm_native plugin's C host functions
+        native, block = data["wasm_native_tps"], data["wasm_native_block_tps"]
+        click.echo(f"  SuperVM WASM, native calls     {native:>12,.0f} transfers/s")
+        click.echo(f"  SuperVM WASM, native block     {block:>12,.0f} transfers/s")
+        click.echo(f"  native calls / pyrevm          {data['wasm_native_vs_pyrevm']:>12.2f}x")
+        click.echo(
+            f"  native block / pyrevm          {data['wasm_native_block_vs_pyrevm']:>12.2f}x"
+            "   (target >= 1.5)"
+        )
     click.echo(f"  WASM / pyrevm                  {data['wasm_vs_pyrevm']:>12.2f}x")
     click.echo(f"  WASM / py-evm                  {data['wasm_vs_pyevm']:>12.1f}x")
     click.echo(f"  final balances equal (WASM vs pyrevm): {report.equal}")

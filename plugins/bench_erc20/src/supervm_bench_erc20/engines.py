@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 from eth_abi.abi import decode, encode
-from supervm import Artifact, Contract, ExecutionContext, Kernel, StateOverlay, VMSettings
+from supervm import Artifact, Call, Contract, ExecutionContext, Kernel, StateOverlay, VMSettings
 from supervm.tooling.abi import selector
 
 TRANSFER = selector("transfer(address,uint256)")
@@ -57,6 +58,9 @@ class Engine(abc.ABC):
     def balance_of(self, who: bytes) -> int:
         """The token balance of ``who``."""
 
+    def prepare(self, transfers: Sequence[Transfer]) -> None:  # noqa: B027 - optional
+        """Turn ``transfers`` into what :meth:`run` executes, before any timing (optional)."""
+
     def fund(self, amount: int) -> None:
         """Give every account ``amount`` tokens from the deployer (account index -1)."""
         for account in self.accounts:
@@ -69,13 +73,15 @@ class WasmEngine(Engine):
     """The AssemblyScript ERC20 on SuperVM's WASM runtime, one state overlay per run."""
 
     name = "wasm"
+    #: The execution backend the transfers run on.
+    vm_name = "wasm"
 
     def __init__(
         self, kernel: Kernel, artifact: Artifact, deployer: bytes, accounts: Sequence[bytes]
     ):
         self.accounts = accounts
         self.storage = kernel.open_storage("memory")
-        self.vm = kernel.vm("wasm", VMSettings(cache_dir=""))
+        self.vm = kernel.vm(self.vm_name, VMSettings(cache_dir=""))
         token = Contract(kernel, artifact, self.storage)
         deployment = token.deploy(ExecutionContext(caller=deployer), NAME, SYMBOL, SUPPLY)
         if not deployment.ok:
@@ -204,3 +210,127 @@ class PyevmEngine(Engine):
     def balance_of(self, who: bytes) -> int:
         out = self._call(self.deployer, BALANCE_OF + encode(["address"], ["0x" + who.hex()]))
         return int(decode(["uint256"], out)[0])
+
+
+class EvmStateEngine(Engine):
+    """The Solidity ERC20 on the kernel's ``evm`` backend (revm), against a ``WorldState``.
+
+    What a chain does for a call into an EVM contract: the backend's ``execute`` on the world
+    state, which keeps pyrevm's database in step with it (load, run, check, write back), one
+    state overlay per run as :class:`WasmEngine` has. Compare with :class:`PyrevmEngine`, the
+    same bytecode on bare pyrevm with its own database.
+    """
+
+    name = "evm"
+
+    def __init__(
+        self, kernel: Kernel, artifact: Artifact, deployer: bytes, accounts: Sequence[bytes]
+    ):
+        from supervm import WorldState
+        from supervm.chain.transactions import UnsignedTransaction
+        from supervm.model import BlockEnv
+
+        self.accounts = accounts
+        self.storage = kernel.open_storage("memory")
+        self.vm = kernel.vm("evm", VMSettings(options={"evm": "pyrevm"}))
+        self.env = BlockEnv(chain_id=1, number=1, timestamp=1, coinbase=bytes(20),
+                            gas_limit=30_000_000)  # fmt: skip
+        state = WorldState(self.storage)
+        state.set_balance(deployer, 10**24)
+        create = UnsignedTransaction(
+            type=0, chain_id=1, nonce=0, gas_price=0, gas=10_000_000, to=None,
+            data=artifact.bytecode + constructor_args(),
+        )  # fmt: skip
+        result = self.vm.apply_transaction(create, deployer, state, self.env)  # type: ignore[attr-defined]
+        if result.error is not None or result.contract_address is None:
+            raise RuntimeError(f"EVM ERC20 deploy failed: {result.error}")
+        state.commit()
+        self.address: bytes = result.contract_address
+        self.code = WorldState(self.storage).code(self.address)
+        self._state_class = WorldState
+        self.contexts = [self._context(a) for a in accounts]
+        self.deployer_context = self._context(deployer)
+
+    def _context(self, caller: bytes) -> ExecutionContext:
+        return ExecutionContext(
+            block_number=1, timestamp=1, caller=caller, address=self.address, gas_limit=GAS,
+            origin=caller, env=self.env,
+        )  # fmt: skip
+
+    def transfer(self, sender: int, calldata: bytes) -> None:
+        ctx = self.deployer_context if sender < 0 else self.contexts[sender]
+        state = self._state_class(self.storage)
+        result = self.vm.execute(self.code, state, ctx, input=calldata)
+        if not result.ok or decode(["bool"], result.return_data)[0] is not True:
+            raise RuntimeError(f"EVM transfer failed: {result.error}")
+        state.commit()
+
+    def run(self, transfers: Sequence[Transfer]) -> None:
+        state = self._state_class(self.storage)
+        execute, code, contexts = self.vm.execute, self.code, self.contexts
+        for t in transfers:
+            result = execute(code, state, contexts[t.sender], input=t.calldata)
+        if not result.ok:
+            raise RuntimeError(f"EVM transfer failed: {result.error}")
+        state.commit()
+
+    def balance_of(self, who: bytes) -> int:
+        state = self._state_class(self.storage)
+        call = BALANCE_OF + encode(["address"], ["0x" + who.hex()])
+        result = self.vm.execute(self.code, state, self.deployer_context, input=call)
+        return int(decode(["uint256"], result.return_data)[0])
+
+
+class WasmNativeEngine(WasmEngine):
+    """The same token on the native path (``wasm-native``: host functions in C), call by call."""
+
+    name = "wasm-native"
+    vm_name = "wasm-native"
+
+
+class WasmNativeBlockEngine(WasmNativeEngine):
+    """The native path's block interface: all the transfers in one call, on one thread.
+
+    ``NativeWasmBackend.execute_block`` runs the block in C and returns the results per block
+    (results equal to the calls one by one, docs/native.md); one thread, so that the row is
+    the engine's own speed, as pyrevm's is.
+    """
+
+    name = "wasm-native-block"
+
+    def __init__(
+        self, kernel: Kernel, artifact: Artifact, deployer: bytes, accounts: Sequence[bytes]
+    ):
+        super().__init__(kernel, artifact, deployer, accounts)
+        self._calls: dict[int, list[Call]] = {}
+
+    def prepare(self, transfers: Sequence[Transfer]) -> None:
+        # A block's calls are data the node already has, like the contexts.
+        self._calls[id(transfers)] = [
+            Call(code=self.code, input=t.calldata, context=self.contexts[t.sender],
+                 vm=self.vm_name)
+            for t in transfers
+        ]  # fmt: skip
+
+    def run(self, transfers: Sequence[Transfer]) -> None:
+        calls = self._calls.get(id(transfers))
+        if calls is None:
+            self.prepare(transfers)
+            calls = self._calls[id(transfers)]
+        state = StateOverlay(self.storage)
+        execute_block: Any = getattr(self.vm, "execute_block")  # noqa: B009
+        run = execute_block(calls, state, threads=1)
+        if run is None or run.results is None:
+            raise RuntimeError("the native block executor did not run the transfers")
+        if not run.results[-1].ok:
+            raise RuntimeError(f"WASM transfer failed: {run.results[-1].error}")
+        state.commit()
+
+
+def native_available(kernel: Kernel) -> bool:
+    """Whether the native execution core runs here (``supervm native`` says why not)."""
+    if "wasm-native" not in kernel.vms.names():
+        return False
+    return (
+        getattr(kernel.vm("wasm-native", VMSettings(cache_dir="")), "engine_kind", "") == "native"
+    )

@@ -5,6 +5,12 @@ The workload of the Block-STM paper: transfers between random distinct accounts 
 this package's copy of ``examples/contracts/erc20-as``, package data, so that the benchmark runs
 from an installed wheel). Serial and parallel runs start from identical states and must end in
 identical ones.
+
+Two engines: ``native`` (the calls name the ``wasm-native`` backend: the serial side is the
+native serial path, the parallel side the native block executor on threads) and ``python``
+(the ``wasm`` backend: host functions in Python, the parallel side on worker processes).
+``auto`` takes ``native`` where the native core is available. Each cell also measures
+``hardware_scaling``, the scaling of two processes of pure computation at that moment.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from supervm.tooling.package_data import package_dir
 
 from .costs import MAIN_HANDED, MAIN_OWN, WORKER_HANDED, WORKER_OTHER, ceiling, measure_costs
 from .graph import from_results
+from .hardware import hardware_scaling
 from .scheduler import DEFAULT_CHUNK, ParallelScheduler
 
 #: The token's source directory in this package's ``contracts/`` (package data).
@@ -69,8 +76,10 @@ class Cell:
     reexecutions_per_tx: float
     parallelism: float
     equal: bool
+    engine: str = "python"
+    hardware_scaling: float | None = None
 
-    def as_json(self) -> dict[str, float | bool]:
+    def as_json(self) -> dict[str, float | bool | str | None]:
         """The ``--json`` line."""
         return {
             "serial_tps": round(self.serial_tps, 1),
@@ -78,6 +87,10 @@ class Cell:
             "speedup": round(self.parallel_tps / self.serial_tps, 3),
             "reexecutions_per_tx": round(self.reexecutions_per_tx, 4),
             "equal": self.equal,
+            "engine": self.engine,
+            "hardware_scaling": (
+                None if self.hardware_scaling is None else round(self.hardware_scaling, 3)
+            ),
         }
 
 
@@ -116,8 +129,8 @@ class Workload:
         state.commit()
         return storage, deployment.address
 
-    def block(self, token: bytes, txs: int, seed: int) -> list[Call]:
-        """``txs`` transfers between random distinct accounts."""
+    def block(self, token: bytes, txs: int, seed: int, vm: str = "wasm") -> list[Call]:
+        """``txs`` transfers between random distinct accounts, on the backend ``vm``."""
         rng = random.Random(seed)
         calls = []
         n = len(self.accounts)
@@ -125,8 +138,24 @@ class Workload:
             sender, recipient = rng.sample(range(n), 2)
             context = ExecutionContext(caller=self.accounts[sender], address=token, gas_limit=GAS)
             data = _transfer(self.accounts[recipient], rng.randint(1, 1000))
-            calls.append(Call(code=self.code, input=data, context=context))
+            calls.append(Call(code=self.code, input=data, context=context, vm=vm))
         return calls
+
+
+#: The backend the calls name, by engine.
+ENGINE_VMS = {"native": "wasm-native", "python": "wasm"}
+
+
+def pick_engine(kernel: Kernel, wanted: str) -> str:
+    """``native`` or ``python``: ``auto`` is native where the native core runs here."""
+    if wanted == "python":
+        return "python"
+    available = False
+    if "wasm-native" in kernel.vms.names():
+        available = getattr(kernel.vm("wasm-native"), "engine_kind", "python") == "native"
+    if wanted == "native" and not available:
+        raise click.ClickException("the native engine is not available here (see `supervm native`)")
+    return "native" if available else "python"
 
 
 @contextlib.contextmanager
@@ -167,26 +196,32 @@ def measure(
     access_lists: bool = False,
     rounds: int = 3,
     progress: Progress = _silent,
+    engine: str = "python",
+    scaling: bool = True,
 ) -> Cell:
     """Run one block serially and in parallel from identical states, ``rounds`` times; compare.
 
     Each round starts both sides from freshly funded states; the best time of each side is
     kept (as ``timeit`` does), since this machine's noise only ever adds time. ``progress`` is
-    told each phase before it starts (never inside a timed region).
+    told each phase before it starts (never inside a timed region). ``engine`` picks the
+    backend the calls name (:data:`ENGINE_VMS`); ``scaling`` measures ``hardware_scaling``
+    after the rounds.
     """
+    vm = ENGINE_VMS[engine]
     cell = f"{accounts:,} accounts x {txs:,} txs"
     progress(f"deploying the token and funding {max(accounts, 2):,} accounts")
     workload = Workload(kernel, code, max(accounts, 2))
     _storage, token = workload.fresh_state()
-    calls = workload.block(token, txs, seed=accounts * 7919 + txs)
+    calls = workload.block(token, txs, seed=accounts * 7919 + txs, vm=vm)
     if access_lists:
         progress(f"simulating the block for its access lists ({cell})")
         calls = declare_access_lists(kernel, workload, calls)
     executor = kernel.executor()
-    settings = SchedulerSettings(workers=workers)
+    options = {"native_threads": str(workers + 1)} if engine == "native" else {}
+    settings = SchedulerSettings(workers=workers, options=options)
     # Warm both sides up with the same small block (module caches, worker replicas), as a
     # running node is after its first block; the timed block then measures execution only.
-    warmup = workload.block(token, 4 * DEFAULT_CHUNK * (workers + 1), seed=1)
+    warmup = workload.block(token, 4 * DEFAULT_CHUNK * (workers + 1), seed=1, vm=vm)
     serial_time = parallel_time = float("inf")
     reexecutions = 0
     equal = True
@@ -205,7 +240,8 @@ def measure(
             serial = SerialScheduler().execute_block(calls, serial_storage, executor)
             serial_time = min(serial_time, time.perf_counter() - start)
 
-            progress(f"round {r + 1}/{rounds}: parallel ({_workers(workers)}) {cell}")
+            who = f"{workers + 1} threads" if engine == "native" else _workers(workers)
+            progress(f"round {r + 1}/{rounds}: parallel ({who}) {cell}")
             scheduler.execute_block(warmup, parallel_storage, executor)
             gc.collect()
             start = time.perf_counter()
@@ -219,8 +255,16 @@ def measure(
                 serial == parallel
                 and dict(serial_storage.iterate()) == dict(parallel_storage.iterate())
             )
+            if stats is not None and stats.engine != engine:
+                raise click.ClickException(
+                    f"the parallel side ran on the {stats.engine} engine, not {engine}"
+                )
         finally:
             scheduler.close()
+    measured_scaling = None
+    if scaling:
+        progress(f"measuring the hardware scaling of two processes ({cell})")
+        measured_scaling = hardware_scaling()
     return Cell(
         accounts=accounts,
         txs=txs,
@@ -230,6 +274,8 @@ def measure(
         reexecutions_per_tx=reexecutions / txs,
         parallelism=from_results(serial.results).parallelism(),
         equal=equal,
+        engine=engine,
+        hardware_scaling=measured_scaling,
     )
 
 
@@ -251,6 +297,14 @@ def measure(
     show_default=True,
     help="Rounds per cell; each side's best time is kept.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "native", "python"]),
+    default="auto",
+    show_default=True,
+    help="native: the wasm-native backend, parallel on native threads; python: the wasm "
+    "backend, parallel on worker processes; auto: native where available.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (one cell).")
 @click.option(
     "--costs",
@@ -264,6 +318,7 @@ def parallel_command(
     workers: int | None,
     access_lists: bool,
     rounds: int,
+    engine: str,
     as_json: bool,
     costs: bool,
 ) -> None:
@@ -273,6 +328,7 @@ def parallel_command(
     kernel = kernel_state(click.get_current_context()).kernel
     workers = workers or kernel.scheduler_settings.workers or ParallelScheduler().workers
     progress: Progress = _silent if as_json else _to_stderr
+    chosen = pick_engine(kernel, engine)
     progress("compiling the AssemblyScript ERC20")
     code = build_token(kernel)
     if costs:
@@ -288,6 +344,7 @@ def parallel_command(
             access_lists,
             rounds,
             progress,
+            chosen,
         )
         if as_json:
             click.echo(json.dumps(cell.as_json()))
@@ -308,6 +365,7 @@ def parallel_command(
                 access_lists,
                 rounds,
                 _prefixed(progress, prefix),
+                chosen,
             )
         )
     _print(cells)
@@ -367,12 +425,21 @@ def _print_costs(
 def _print(cells: list[Cell]) -> None:
     click.echo(
         f"{'accounts':>8} {'txs':>6} {'serial tx/s':>12} {'parallel tx/s':>14} "
-        f"{'speedup':>8} {'re-exec/tx':>10} {'parallelism':>11} {'equal':>6}"
+        f"{'speedup':>8} {'hw scaling':>10} {'re-exec/tx':>10} {'parallelism':>11} {'equal':>6}"
     )
     for c in cells:
+        scaling = "" if c.hardware_scaling is None else f"{c.hardware_scaling:.2f}x"
         click.echo(
             f"{c.accounts:>8} {c.txs:>6} {c.serial_tps:>12,.0f} {c.parallel_tps:>14,.0f} "
-            f"{c.parallel_tps / c.serial_tps:>7.2f}x {c.reexecutions_per_tx:>10.3f} "
+            f"{c.parallel_tps / c.serial_tps:>7.2f}x {scaling:>10} {c.reexecutions_per_tx:>10.3f} "
             f"{c.parallelism:>11.1f} {c.equal!s:>6}"
         )
-    click.echo(f"workers: {cells[0].workers}; parallelism = transactions / longest conflict chain")
+    first = cells[0]
+    if first.engine == "native":
+        side = f"native block executor on {first.workers + 1} threads, vs the native serial path"
+    else:
+        side = f"{_workers(first.workers)}, host functions in Python"
+    click.echo(
+        f"engine: {first.engine} ({side}); hw scaling = two processes of pure computation "
+        "measured in the same cell; parallelism = transactions / longest conflict chain"
+    )

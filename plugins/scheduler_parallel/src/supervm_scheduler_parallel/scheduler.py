@@ -55,6 +55,7 @@ from supervm.state.storage import Change, Storage
 
 from . import worker
 from .graph import DependencyGraph
+from .native import native_backend, run_native
 from .rwset import ConflictDetector
 
 log = logging.getLogger("supervm.parallel")
@@ -130,6 +131,9 @@ class BlockStats:
     :param workers: worker processes used.
     :param chunks: chunks handed out.
     :param wall_time: seconds from start to commit.
+    :param engine: ``native`` when the block ran on the native block executor's threads
+        (``workers`` then counts its threads), ``python`` otherwise.
+    :param misses: native blocks: keys read from the state during the block.
     """
 
     transactions: int
@@ -143,6 +147,8 @@ class BlockStats:
     workers: int
     chunks: int
     wall_time: float
+    engine: str = "python"
+    misses: int = 0
 
 
 @attrs.define
@@ -178,6 +184,12 @@ class ParallelScheduler(Scheduler):
         self.prefetch = max(1, int(options.get("prefetch", DEFAULT_PREFETCH)))
         self.lookahead = max(1, int(options.get("lookahead", DEFAULT_LOOKAHEAD)))
         self.own_share = float(options.get("own_share", DEFAULT_OWN_SHARE))
+        #: ``auto``: blocks that can run on the native block executor do; ``off``: never.
+        self.native = str(options.get("native", "auto"))
+        if self.native not in ("auto", "off"):
+            raise ValueError(f"option 'native' must be auto or off, got {self.native!r}")
+        #: Threads of the native block executor (the scheduling thread among them).
+        self.native_threads = max(1, int(options.get("native_threads", cores)))
         self._pool: list[_Worker] = []
         self._pool_key: tuple[Any, ...] | None = None
         self._disabled: str | None = None
@@ -332,6 +344,10 @@ class ParallelScheduler(Scheduler):
         n = len(items)
         storage = state.base
         calls_only = all(type(item) is Call for item in items)
+        if calls_only and self.native != "off":
+            done = self._run_native(items, state, executor, started)
+            if done is not None:
+                return done
         key = executor_key(executor, state, calls_only)
         message: tuple[str, bytes] | None = None
         # After a block that was one hot spot, speculation would mostly be wasted: run serially,
@@ -379,6 +395,53 @@ class ParallelScheduler(Scheduler):
         self._hot_streak = self._hot_streak + 1 if run.hot else 0
         self._record(run.stats(time.perf_counter() - started))
         return BlockResult.of(results)
+
+    def _run_native(
+        self, items: Sequence[Call], state: StateOverlay, executor: Executor[Any], started: float
+    ) -> BlockResult | None:
+        """Run the block on the native block executor if it can run there (see native.py)."""
+        backend = native_backend(executor, items)
+        if backend is None:
+            return None
+        storage = state.base
+        clean = not state.depth and not state.changes()
+        run = run_native(backend, items, state, self.native_threads, self.max_reexecutions)
+        if run is None:
+            return None
+        n = len(items)
+        if run.results is None:
+            # Abandoned before touching the state (the cache full, a failing storage): the
+            # serial scheduler meets whatever it was call by call.
+            result = SerialScheduler().run_block(items, state, executor)
+            self._record(
+                BlockStats(n, n, 0, 0, n, 0, 0, 0, 0, 0, time.perf_counter() - started, "native")
+            )
+        else:
+            result = BlockResult.of(run.results)
+            s = run.stats
+            self._record(
+                BlockStats(
+                    transactions=n,
+                    executions=s.executions,
+                    reexecutions=s.reexecutions,
+                    validation_failures=s.reexecutions,
+                    fallbacks=n - s.serial_from,
+                    own=0,
+                    waves=0,
+                    worker_failures=0,
+                    workers=s.threads,
+                    chunks=0,
+                    wall_time=time.perf_counter() - started,
+                    engine="native",
+                    misses=s.misses,
+                )
+            )
+        # Worker replicas (should a later block need them) lag by this block's changes.
+        if clean and self._pool:
+            self._advance(storage, _net_changes(state), merge=True)
+        else:
+            self._forget(storage)
+        return result
 
     def _advance(
         self,

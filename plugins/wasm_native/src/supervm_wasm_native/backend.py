@@ -14,19 +14,23 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
 from supervm import (
+    Call,
     CallError,
     ExecutionBackend,
     ExecutionContext,
     ExecutionResult,
     HostFunction,
+    ModuleError,
     StateOverlay,
     VMSettings,
 )
 from supervm.execution.host import HOST_MODULE
+from supervm.execution.snapshot import gc_paused
 from supervm_wasm_wasmtime import WasmtimeBackend
 from supervm_wasm_wasmtime import abi as python_abi
 from supervm_wasm_wasmtime import crypto as python_crypto
@@ -49,6 +53,52 @@ _INT_RANGES = {"i32": (-(2**31), 2**31 - 1), "i64": (-(2**63), 2**63 - 1)}
 _LETTERS = {"i32": "i", "i64": "I"}
 _RESULT_KIND = {(): -1, ("i32",): 0, ("i64",): 1}
 _MISSING = object()
+#: The most threads a block runs on (the C side's bound).
+MAX_BLOCK_THREADS = 8
+
+
+@attrs.frozen
+class BlockRunStats:
+    """What the native block executor did for one block.
+
+    :param threads: threads the block ran on.
+    :param executions: executions in total (first runs and re-executions).
+    :param reexecutions: calls run again because a value they read had changed.
+    :param misses: keys read from the state during the block (under the GIL).
+    :param fill_seconds: time spent on those reads, GIL included.
+    :param serial_from: the call from which the committer ran the rest alone (the re-execution
+        bound was hit); the block's length when it never was.
+    :param keys: keys in the block's state cache.
+    :param seconds: wall time of the threaded phase.
+    :param setup_seconds: reading the calls and prefetching, before it.
+    :param build_seconds: building the results and applying the changes, after it.
+    """
+
+    threads: int
+    executions: int
+    reexecutions: int
+    misses: int
+    fill_seconds: float
+    serial_from: int
+    keys: int
+    seconds: float
+    setup_seconds: float
+    build_seconds: float
+
+
+@attrs.frozen
+class BlockRun:
+    """A block run by :meth:`NativeWasmBackend.execute_block`.
+
+    :param results: the calls' results in block order; ``None`` when the block was abandoned
+        (the overlay is then untouched and the caller runs the block another way).
+    :param abandoned: why the block was abandoned (the state cache full, a failing storage).
+    :param stats: what the executor did.
+    """
+
+    results: list[ExecutionResult] | None
+    abandoned: str | None
+    stats: BlockRunStats
 
 
 def native_functions(
@@ -214,6 +264,102 @@ class NativeWasmBackend(ExecutionBackend):
     def runs_natively(self, code: bytes) -> bool:
         """Whether calls of ``code`` take the native path (raises ModuleError for bad code)."""
         return self._native_for(code) is not None
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def block_plan(self, calls: Sequence[Call]) -> list[tuple[Any, ...]] | None:
+        """What the block executor runs for ``calls``, or ``None`` if one cannot run natively.
+
+        Every call must be a transaction (entry ``call``, no arguments) of a module that runs
+        natively; invalid code, another entry point or a module importing a host function that
+        is not in C sends the whole block to the Python path, which gives those calls their
+        usual results.
+        """
+        if self._runtime is None or self._closed:
+            return None
+        plan: list[tuple[Any, ...]] = []
+        fast_calls = self._fast_calls
+        for call in calls:
+            code = call.code
+            if call.entry != "call" or call.args or type(code) is not bytes:
+                return None
+            fast = fast_calls.get(code)
+            if fast is None:
+                fast = self._transaction(code)
+                if fast is None:
+                    return None
+            data = call.input if type(call.input) is bytes else bytes(call.input)
+            plan.append((fast[0], call.context, data, fast[1], fast[2], fast[3]))
+        return plan
+
+    def _transaction(self, code: bytes) -> tuple[Any, int, bool, bool] | None:
+        """Register ``code``'s ``call`` export for the fast path, if it runs natively."""
+        try:
+            native = self._native_for(code)
+        except ModuleError:
+            return None
+        if native is None:
+            return None
+        spec = native.entries.get("call")
+        if spec is None:
+            signature = native.exports.get("call")
+            if signature is None:
+                return None
+            try:
+                spec = native.entries["call"] = _check_entry("call", *signature)
+            except CallError:
+                return None
+        if spec.types:
+            return None
+        entry = (native.handle, spec.result, native.has_memory, native.has_initialize)
+        self._fast_calls[code] = entry
+        return entry
+
+    def execute_block(
+        self,
+        calls: Sequence[Call],
+        state: StateOverlay,
+        *,
+        threads: int = 2,
+        max_reexecutions: float = 0.5,
+        prefetch: Iterable[bytes] = (),
+    ) -> BlockRun | None:
+        """Run ``calls`` in block order on ``state``, on native threads, as serially.
+
+        The results, the overlay's buffered changes and its read and write sets equal running
+        the calls one after another with :meth:`execute` (docs/native.md, "The block
+        executor"). ``None`` when the block cannot run natively (see :meth:`block_plan`, and the
+        state must be a plain :class:`StateOverlay`): run it the ordinary way.
+
+        :param threads: threads to run on (the caller's among them).
+        :param max_reexecutions: past this share of the block re-executed, or of the
+            speculative results checked so far (after the first 32: a hot spot), the rest
+            runs on one thread, in order.
+        :param prefetch: keys to read into the block's state cache before it starts (a
+            declared access list, say); others are read on their first use.
+        """
+        if self._closed:
+            raise RuntimeError("backend is closed")
+        kind = type(state)
+        fast = self._fast_states.get(kind)
+        if fast is None:
+            fast = self._fast_states[kind] = _plain_overlay(kind)
+        if not fast:
+            return None
+        plan = self.block_plan(calls)
+        if plan is None:
+            return None
+        threads = max(1, min(int(threads), MAX_BLOCK_THREADS))
+        # The results are many small objects that live on: no collector passes over them
+        # while they are made (as the serial scheduler does for a block).
+        with gc_paused():
+            results, abandoned, raw = self._runtime.execute_block(
+                plan, state, threads, float(max_reexecutions), list(prefetch)
+            )
+        stats = BlockRunStats(threads=threads, **raw)
+        if abandoned is not None:
+            log.info("native block abandoned (%s): it runs another way", abandoned)
+        return BlockRun(results, abandoned, stats)
 
     # -- ExecutionBackend --------------------------------------------------------------------
 

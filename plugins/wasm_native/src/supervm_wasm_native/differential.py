@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 from supervm import (
+    Call,
     CallError,
     ExecutionBackend,
     ExecutionContext,
@@ -98,6 +100,77 @@ def compare(
             storage.write_batch(sorted(initial.items()))
         outcomes.append(outcome(backend, code, storage, context, **call))  # type: ignore[arg-type]
     return outcomes
+
+
+@attrs.frozen
+class BlockOutcome:
+    """Everything a block of calls did on one overlay, as comparable values.
+
+    :param results: the calls' results in block order.
+    :param changes: the overlay's buffered changes after the block, in layer order.
+    :param deltas: whether the overlay may hold pending additions (its fast-path flag; the
+        Python path sets it for a failed call's addition too, so only its soundness counts).
+    :param reads: the overlay's read set after the block.
+    :param writes: the overlay's write set after the block.
+    :param committed: the storage after committing the overlay, sorted.
+    """
+
+    results: tuple[ExecutionResult, ...]
+    changes: tuple[tuple[bytes, Pending], ...]
+    deltas: bool
+    reads: frozenset[bytes]
+    writes: frozenset[bytes]
+    committed: tuple[tuple[bytes, bytes], ...]
+
+
+def _block_state(storage: Storage, pending: Iterable[tuple[bytes, Pending]]) -> StateOverlay:
+    state = StateOverlay(storage)
+    state.apply(pending)
+    state.reset_tracking()
+    return state
+
+
+def _finish(
+    results: Sequence[ExecutionResult], state: StateOverlay, storage: Storage
+) -> BlockOutcome:
+    changes = tuple(state.changes().items())
+    reads, writes = frozenset(state.reads), frozenset(state.writes)
+    deltas = bool(state._deltas)
+    state.commit()
+    return BlockOutcome(tuple(results), changes, deltas, reads, writes, tuple(storage.iterate()))
+
+
+def serial_block(
+    backend: ExecutionBackend,
+    calls: Sequence[Call],
+    storage: Storage,
+    pending: Iterable[tuple[bytes, Pending]] = (),
+) -> BlockOutcome:
+    """The reference: ``calls`` one after another on one overlay of ``storage``."""
+    state = _block_state(storage, pending)
+    results = [
+        backend.execute(c.code, state, c.context, entry=c.entry, args=c.args, input=c.input)
+        for c in calls
+    ]
+    return _finish(results, state, storage)
+
+
+def native_block(
+    backend: Any,
+    calls: Sequence[Call],
+    storage: Storage,
+    pending: Iterable[tuple[bytes, Pending]] = (),
+    **options: Any,
+) -> tuple[BlockOutcome, Any]:
+    """``calls`` through the native block executor: the outcome and its statistics.
+
+    Raises AssertionError when the block does not run natively or is abandoned.
+    """
+    state = _block_state(storage, pending)
+    run = backend.execute_block(calls, state, **options)
+    assert run is not None, "the block did not run on the native block executor"
+    assert run.results is not None, f"the block was abandoned: {run.abandoned}"
+    return _finish(run.results, state, storage), run.stats
 
 
 # -- a contract that makes whatever host calls its input asks for ---------------------------------

@@ -3,7 +3,9 @@
 Both sides run the same counter contract (one ``storage_get``, one ``storage_read_value`` and
 one ``storage_set`` per call), with a fresh instance per call, fuel metering on, keys namespaced
 by contract address and writes buffered in the same kind of state overlay over memory storage.
-They are measured in one run, interleaved, so machine noise hits both alike.
+They are measured in one run, interleaved, so machine noise hits both alike. Where the native
+execution core is installed and available (plugin ``wasm_native``), the same calls also run on
+the ``wasm-native`` backend (host functions in C), and its ratio to the same baseline is shown.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ COUNTER_WAT = """
 ADDRESS = bytes.fromhex("00000000000000000000000000000000c0ffee01")
 
 
-def _supervm_runner(kernel: Kernel, code: bytes) -> Callable[[int], float]:
-    vm = kernel.vm("wasm", VMSettings(cache_dir=""))
+def _supervm_runner(kernel: Kernel, code: bytes, vm_name: str = "wasm") -> Callable[[int], float]:
+    vm = kernel.vm(vm_name, VMSettings(cache_dir=""))
     state = StateOverlay(kernel.open_storage("memory"))
     context = ExecutionContext(address=ADDRESS)
 
@@ -123,13 +125,19 @@ def measure(
     with Kernel.from_plugins() as kernel:
         ours = _supervm_runner(kernel, code)
         base = _baseline_runner(kernel, code)
+        native = _native_runner(kernel, code)
         progress("warming up both sides")
         ours(1000)  # warm up: compile, fill the instance pool
         base(200)
-        best_ours = float("inf")
+        if native is not None:
+            native(1000)
+        best_ours = best_native = float("inf")
         for r in range(rounds):
             progress(f"round {r + 1}/{rounds}: supervm raw call path, {calls:,} calls")
             best_ours = min(best_ours, ours(calls))
+            if native is not None:
+                progress(f"round {r + 1}/{rounds}: supervm native path, {calls:,} calls")
+                best_native = min(best_native, native(calls))
         base_calls = max(calls // 5, 1000)
         best_base = float("inf")
         for r in range(rounds):
@@ -137,11 +145,26 @@ def measure(
             best_base = min(best_base, base(base_calls))
     ours_rate = calls / best_ours
     base_rate = base_calls / best_base
-    return {
+    result = {
         "calls_per_s": round(ours_rate, 1),
         "baseline_calls_per_s": round(base_rate, 1),
         "ratio": round(ours_rate / base_rate, 2),
     }
+    if native is not None:
+        native_rate = calls / best_native
+        result["native_calls_per_s"] = round(native_rate, 1)
+        result["native_ratio"] = round(native_rate / base_rate, 2)
+    return result
+
+
+def _native_runner(kernel: Kernel, code: bytes) -> Callable[[int], float] | None:
+    """The same calls on the native path, when the native core runs here (else ``None``)."""
+    if "wasm-native" not in kernel.vms.names():
+        return None
+    vm = kernel.vm("wasm-native", VMSettings(cache_dir=""))
+    if getattr(vm, "engine_kind", None) != "native":
+        return None
+    return _supervm_runner(kernel, code, "wasm-native")
 
 
 @click.command("wasm-call")
@@ -161,3 +184,6 @@ def wasm_call_command(calls: int, rounds: int, as_json: bool) -> None:
     click.echo(f"  supervm raw call path      {result['calls_per_s']:>12,.0f} calls/s")
     click.echo(f"  wasmtime high-level API    {result['baseline_calls_per_s']:>12,.0f} calls/s")
     click.echo(f"  ratio                      {result['ratio']:>12.2f}x")
+    if "native_ratio" in result:
+        click.echo(f"  supervm native path        {result['native_calls_per_s']:>12,.0f} calls/s")
+        click.echo(f"  native ratio               {result['native_ratio']:>12.2f}x")
