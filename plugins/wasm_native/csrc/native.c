@@ -1756,7 +1756,7 @@ typedef struct {
 } Dispatch;
 
 static PyTypeObject DispatchType;
-static PyObject *StrEntry, *StrArgs, *StrInput, *StrCall, *BytesCall, *BytesNoParams;
+static PyObject *StrEntry, *StrArgs, *StrInput, *StrCall, *StrStatic, *BytesCall, *BytesNoParams;
 
 static PyObject *dispatch_call(Dispatch *d, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
   Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -1780,6 +1780,14 @@ static PyObject *dispatch_call(Dispatch *d, PyObject *const *args, size_t nargsf
   }
   PyObject *plain = PyDict_GetItemWithError(d->states, (PyObject *)Py_TYPE(state));
   if (plain != Py_True) goto check;
+  // A static call may not write, and the C host functions do not check: the slow path hands
+  // it to the Python path, whose host functions refuse writes.
+  PyObject *is_static = PyObject_GetAttr(args[2], StrStatic);
+  if (!is_static) return NULL;
+  int static_call = PyObject_IsTrue(is_static);
+  Py_DECREF(is_static);
+  if (static_call < 0) return NULL;
+  if (static_call) goto slow;
   PyObject *entry = PyDict_GetItemWithError(d->codes, code);
   if (!entry || !PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) goto check;
   PyObject *argv[11] = {PyTuple_GET_ITEM(entry, 0), state, args[2], BytesCall, BytesNoParams,
@@ -2004,6 +2012,7 @@ PyMODINIT_FUNC PyInit__native(void) {
   INTERN(StrCaller, "caller");
   INTERN(StrAddress, "address");
   INTERN(StrGasLimit, "gas_limit");
+  INTERN(StrStatic, "static");
   INTERN(StrLayers, "_layers");
   INTERN(StrBase, "_base");
   INTERN(StrDeltas, "_deltas");

@@ -28,9 +28,15 @@ class Dispatcher:
         self._precompiles: dict[bytes, ExecutionBackend] | None = None
 
     def backends(self) -> list[ExecutionBackend]:
-        """Every enabled backend, in registration order."""
+        """Every enabled backend: the kernel's preferred VM first, then registration order."""
         if self._backends is None:
-            self._backends = [self._kernel.vm(n, self._settings) for n in self._kernel.vms.names()]
+            # The preferred VM (``--plugin wasm_native``: the native core) is asked first, so
+            # that it, not the first registered, runs the code both accept.
+            names = self._kernel.vms.names()
+            preferred = self._kernel.default_name("vm")
+            if preferred in names:
+                names = [preferred, *(n for n in names if n != preferred)]
+            self._backends = [self._kernel.vm(n, self._settings) for n in names]
         return self._backends
 
     def backend_for(self, code: bytes) -> ExecutionBackend:

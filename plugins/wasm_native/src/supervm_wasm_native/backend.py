@@ -283,6 +283,8 @@ class NativeWasmBackend(ExecutionBackend):
             code = call.code
             if call.entry != "call" or call.args or type(code) is not bytes:
                 return None
+            if call.context.static:  # the C host functions do not refuse writes
+                return None
             fast = fast_calls.get(code)
             if fast is None:
                 fast = self._transaction(code)
@@ -409,6 +411,10 @@ class NativeWasmBackend(ExecutionBackend):
     ) -> ExecutionResult:
         if self._closed:
             raise RuntimeError("backend is closed")
+        if context.static:
+            # A static call (call_static, and everything it calls) may not change state; the
+            # Python path's host functions refuse writes in one, the C ones do not check.
+            return self.python.execute(code, state, context, entry=entry, args=args, input=input)
         native = self._natives.get(code, _MISSING) if type(code) is bytes else _MISSING
         if native is _MISSING:
             native = self._native_for(code)
