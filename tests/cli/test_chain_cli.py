@@ -592,11 +592,8 @@ def test_tx_decode_a_legacy_transaction_without_eip155(kernel: Kernel) -> None:
         ("0x123", "error: RAW_HEX has an odd number of hex digits (3)"),
         ("0x", "error: invalid RLP: empty transaction"),
         ("0xc0", "error: invalid RLP: a legacy transaction has 9 fields, got 0"),
-        (
-            "0x03c0",
-            "error: transaction type 3 not supported (blob transactions, EIP-4844: "
-            "SuperVM carries no blobs)",
-        ),
+        ("0x03c0", "error: invalid RLP: a type 3 transaction has 14 fields, got 0"),
+        ("0x04c0", "error: transaction type 4 not supported (set-code transactions, EIP-7702)"),
     ],
 )
 def test_tx_decode_garbage_is_one_line(

@@ -197,14 +197,27 @@ def test_pool_refusals_keep_geths_words(with_node: WithNode) -> None:
     with_node(body)
 
 
-def test_evm_bytecode_is_refused_until_an_evm_backend_is_enabled(with_node: WithNode) -> None:
-    async def body(node: Node) -> None:
-        evm_init_code = bytes.fromhex("6080604052348015600f57600080fd5b50")
-        with pytest.raises(PoolRejected, match="contract code cannot run on this node"):
-            node.stash[POOL].submit(signed(0, 0, to=None, data=evm_init_code))
-        assert node.stash[POOL].stats() == (0, 0)
+def test_evm_bytecode_is_refused_until_an_evm_backend_is_enabled(tmp_path: Path) -> None:
+    evm_init_code = bytes.fromhex("6080604052348015600f57600080fd5b50")
 
-    with_node(body)
+    async def main(kernel: Kernel, data_dir: Path, accepted: bool) -> None:
+        node = await start(kernel, NodeConfig(dev=True, data_dir=data_dir))
+        try:
+            pool = node.stash[POOL]
+            if accepted:
+                pool.submit(signed(0, 0, to=None, data=evm_init_code))
+                assert pool.stats() == (1, 0)
+            else:
+                with pytest.raises(PoolRejected, match="contract code cannot run on this node"):
+                    pool.submit(signed(0, 0, to=None, data=evm_init_code))
+                assert pool.stats() == (0, 0)
+        finally:
+            await node.host.stop()
+
+    with Kernel.from_plugins(["no:evm_revm_bridge"], env={}) as without_evm:
+        asyncio.run(main(without_evm, tmp_path / "without", accepted=False))
+    with Kernel.from_plugins(env={}) as with_evm:
+        asyncio.run(main(with_evm, tmp_path / "with", accepted=True))
 
 
 def test_pending_nonce_counts_the_pools_run(with_node: WithNode) -> None:

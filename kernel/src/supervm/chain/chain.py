@@ -6,6 +6,13 @@ executes them and produces a block with every root; :meth:`Chain.import_block` (
 :class:`BlockImporter`'s) re-executes a received block and refuses it, naming the first
 difference, unless its roots, gas and receipts are what its header says. Either way the block
 is committed in one storage batch.
+
+A block may extend any stored block, not only the head: it runs on its parent's state (the
+flat state for the head, the parent's state root's tries otherwise), is stored, and becomes
+the head if the consensus engine's fork choice prefers it, the canonical chain moving to its
+branch in the same batch (:mod:`supervm.chain.forks`). A branch that would revert a block the
+engine calls final is refused (:class:`FinalityError`); a block whose parent is not stored
+raises :class:`UnknownParentError`, so that a network layer can fetch the missing blocks.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from supervm.builtins.scheduler_serial import SerialScheduler
 from supervm.chain.blocks import (
     EMPTY_OMMERS_HASH,
     EMPTY_TRIE_ROOT,
@@ -28,12 +36,26 @@ from supervm.chain.blocks import (
     transactions_root,
 )
 from supervm.chain.consensus import ConsensusSettings
+from supervm.chain.forks import (
+    HEAD,
+    KNOWN,
+    SIDE,
+    ChainBlock,
+    ForkError,
+    HeadChange,
+    ImportOutcome,
+    Status,
+    branch,
+    code_changes,
+    common_ancestor,
+    is_state_key,
+    reorg_changes,
+)
 from supervm.chain.genesis import Genesis, parse_genesis
 from supervm.chain.pipeline import (
     GAS_LIMIT_BOUND_DIVISOR,
     MIN_GAS_LIMIT,
     ExecutedBlock,
-    commit_block,
     env_for,
     execute,
     next_base_fee,
@@ -41,13 +63,20 @@ from supervm.chain.pipeline import (
 from supervm.chain.receipts import Receipt
 from supervm.chain.senders import SenderRecovery
 from supervm.chain.store import CONFIG_KEY, ChainStore
-from supervm.chain.transactions import Transaction, TransactionError, validate_transaction
+from supervm.chain.transactions import (
+    MAX_BLOB_GAS_PER_BLOCK,
+    Transaction,
+    TransactionError,
+    next_excess_blob_gas,
+    validate_transaction,
+)
 from supervm.errors import SuperVMError
 from supervm.execution.interfaces import Scheduler
 from supervm.execution.snapshot import gc_paused
 from supervm.state.commitment import TRIE_NODE_PREFIX, root_changes
+from supervm.state.historical import HistoricalStorage
 from supervm.state.root import StateRoot
-from supervm.state.storage import Storage
+from supervm.state.storage import Change, Storage
 from supervm.state.world import WorldState
 
 if TYPE_CHECKING:
@@ -62,6 +91,39 @@ class BlockImportError(SuperVMError):
     """A received block is invalid; the message names the first difference found."""
 
 
+class UnknownParentError(BlockImportError):
+    """A block whose parent the chain does not have: fetch the parent (sync), then retry.
+
+    :param number: the block's number.
+    :param block_hash: the block's hash.
+    :param parent_hash: the missing parent's hash.
+    """
+
+    def __init__(self, number: int, block_hash: bytes, parent_hash: bytes) -> None:
+        super().__init__(
+            f"block {number} (0x{block_hash.hex()}): its parent 0x{parent_hash.hex()} is unknown"
+        )
+        self.number = number
+        self.block_hash = block_hash
+        self.parent_hash = parent_hash
+
+
+class FinalityError(BlockImportError):
+    """A block on a branch that forks below a final block: taking it would revert that block,
+    which the consensus engine says can no longer happen."""
+
+
+@attrs.frozen
+class _ParentState:
+    """Where a block runs: the flat head state, or a parent's state read through its tries."""
+
+    parent: BlockHeader
+    storage: Storage
+    root: StateRoot
+    scheduler: Scheduler
+    is_head: bool
+
+
 @attrs.frozen
 class BuiltBlock:
     """A block the builder made and committed.
@@ -71,12 +133,15 @@ class BuiltBlock:
     :param executed: what executing it produced (results, rejected transactions).
     :param deferred: transactions left for a later block because their gas limits did not fit
         the room left in this one.
+    :param outcome: whether the block became the head (it does, built on the head, unless
+        the engine's fork choice says otherwise) and how the head moved.
     """
 
     block: Block
     receipts: tuple[Receipt, ...]
     executed: ExecutedBlock
     deferred: tuple[Transaction, ...] = ()
+    outcome: ImportOutcome | None = None
 
 
 class Chain:
@@ -170,8 +235,10 @@ class Chain:
         gas_limit: int | None = None,
         mix_hash: bytes = bytes(32),
         key: bytes = b"",
+        parent: BlockHeader | None = None,
     ) -> BuiltBlock:
-        """Execute ``transactions`` on the head, make the next block and commit it.
+        """Execute ``transactions`` on the head (or on ``parent``), make the next block and
+        commit it.
 
         Transactions are taken in order while their gas limits fit the block's (the others are
         returned as ``deferred``: the gas they will use is known only once they run, so the
@@ -180,18 +247,27 @@ class Chain:
         engine prepares the header and seals it with ``key`` (the sealer's private key; the dev
         engine needs none). ``gas_limit`` is a target: the block's limit moves toward it by
         as much as the rule allows (under 1/1024 of the parent's per block).
+
+        :param parent: a stored block to build on instead of the head (tests, and sealers that
+            build on another branch); the block becomes the head only if fork choice says so.
+        :raises FinalityError: if ``parent`` forks below a final block.
         """
-        parent = self._head
+        parent = self._head if parent is None else parent
+        if parent.hash != self._head.hash:
+            if not self.store.has_block(parent.hash):
+                raise ChainError(f"block {parent.number} (0x{parent.hash.hex()}) is not stored")
+            self._check_fork(parent, parent.number + 1)
         if timestamp <= parent.timestamp:
             timestamp = parent.timestamp + 1
         limit = _toward(parent.gas_limit, gas_limit if gas_limit is not None else parent.gas_limit)
         chosen: list[Transaction] = []
         deferred: list[Transaction] = []
-        room = limit
+        room, blob_room = limit, MAX_BLOB_GAS_PER_BLOCK
         for tx in transactions:
-            if tx.gas <= room:
+            if tx.gas <= room and tx.blob_gas <= blob_room:
                 chosen.append(tx)
                 room -= tx.gas
+                blob_room -= tx.blob_gas
             else:
                 deferred.append(tx)
         draft = BlockHeader(
@@ -206,34 +282,49 @@ class Chain:
             base_fee_per_gas=next_base_fee(parent),
             withdrawals_root=EMPTY_TRIE_ROOT,
             blob_gas_used=0,
-            excess_blob_gas=0,
+            excess_blob_gas=next_excess_blob_gas(parent.excess_blob_gas, parent.blob_gas_used),
             parent_beacon_block_root=bytes(32),
         )
         draft = self.consensus.prepare(draft, parent, chain=self.store)
-        executed = self._execute(draft, chosen)
-        roots_started = time.perf_counter()
-        tx_root = transactions_root(executed.transactions)
-        header = attrs.evolve(
-            draft,
-            state_root=executed.state_root,
-            transactions_root=tx_root,
-            receipts_root=ordered_trie_root(executed.receipt_encodings),
-            logs_bloom=executed.logs_bloom,
-            gas_used=executed.gas_used,
-        )
-        roots = time.perf_counter() - roots_started
-        header = self.consensus.seal(header, key)
+        base = self._parent_state(parent)
+        executed = self._execute(draft, chosen, base)
+        try:
+            roots_started = time.perf_counter()
+            tx_root = transactions_root(executed.transactions)
+            header = attrs.evolve(
+                draft,
+                state_root=executed.state_root,
+                transactions_root=tx_root,
+                receipts_root=ordered_trie_root(executed.receipt_encodings),
+                logs_bloom=executed.logs_bloom,
+                gas_used=executed.gas_used,
+                blob_gas_used=sum(tx.blob_gas for tx in executed.transactions),
+            )
+            roots = time.perf_counter() - roots_started
+            header = self.consensus.seal(header, key)
+        except BaseException:
+            self._forget(base)
+            raise
         block = Block(header, executed.transactions, withdrawals=())
-        self._commit(block, executed, roots=roots)
-        return BuiltBlock(block, executed.receipts, executed, tuple(deferred))
+        outcome = self._commit(block, executed, base, roots=roots)
+        return BuiltBlock(block, executed.receipts, executed, tuple(deferred), outcome)
 
     # -- importing ----------------------------------------------------------------------------
 
     def import_block(self, block: Block | bytes) -> tuple[Receipt, ...]:
-        """Validate ``block`` by re-executing it on the head and commit it.
+        """Validate ``block`` by re-executing it on its parent's state and store it; it becomes
+        the head if fork choice prefers it. Returns its receipts (:meth:`insert_block` says
+        what else happened).
 
+        :raises UnknownParentError: if its parent is not stored; nothing is written.
+        :raises FinalityError: if its branch forks below a final block; nothing is written.
         :raises BlockImportError: naming the first difference; nothing is written.
         """
+        return self.insert_block(block).receipts
+
+    def insert_block(self, block: Block | bytes) -> ImportOutcome:
+        """:meth:`import_block`, returning what happened: whether the block became the head
+        or went to a side chain (or was known already), and how the head moved."""
         raw = block if isinstance(block, bytes) else None
         started = time.perf_counter()
         if isinstance(block, bytes):
@@ -243,8 +334,19 @@ class Chain:
                 raise BlockImportError(f"undecodable block: {exc}") from None
         decoded = time.perf_counter()
         header = block.header
-        parent = self._head
+        if self.store.has_block(header.hash):
+            receipts = self.store.receipts(header.hash) or []
+            return ImportOutcome(block, tuple(receipts), KNOWN)
+        if header.parent_hash == self._head.hash:
+            parent = self._head
+        else:
+            stored = self.store.header(header.parent_hash)
+            if stored is None:
+                raise UnknownParentError(header.number, header.hash, header.parent_hash)
+            parent = stored
         self._check_header(header, parent)
+        if parent.hash != self._head.hash:
+            self._check_fork(parent, header.number)
         try:
             self.consensus.verify_seal(header, parent, chain=self.store)
         except SuperVMError as exc:
@@ -273,11 +375,8 @@ class Chain:
                     f"block {header.number}: transaction {index} is invalid: {exc}"
                 ) from None
         checked = {"decode": decoded - started, "recover": time.perf_counter() - recovering}
-        try:
-            executed = self._execute(header, list(block.transactions))
-        except BaseException:
-            self._root = self._open_root(parent.state_root)
-            raise
+        base = self._parent_state(parent)
+        executed = self._execute(header, list(block.transactions), base)
         try:
             if executed.rejected:
                 tx, why = executed.rejected[0]
@@ -297,6 +396,8 @@ class Chain:
                     )
                 before += result.gas_used
             _same(header, "gas used", header.gas_used, executed.gas_used)
+            blob_gas = sum(tx.blob_gas for tx in executed.transactions)
+            _same(header, "blob gas used", header.blob_gas_used or 0, blob_gas)
             roots_started = time.perf_counter()
             computed_receipts_root = ordered_trie_root(executed.receipt_encodings)
             roots += time.perf_counter() - roots_started
@@ -304,20 +405,12 @@ class Chain:
             _same(header, "logs bloom", header.logs_bloom, executed.logs_bloom)
             _same(header, "state root", header.state_root, executed.state_root)
         except BlockImportError:
-            self._root = self._open_root(parent.state_root)  # forget the rejected changes
+            self._forget(base)  # forget the rejected changes
             raise
-        self._commit(block, executed, raw=raw, roots=roots, checked=checked)
-        return executed.receipts
+        return self._commit(block, executed, base, raw=raw, roots=roots, checked=checked)
 
     def _check_header(self, header: BlockHeader, parent: BlockHeader) -> None:
         number = header.number
-        if header.parent_hash != parent.hash:
-            known = self.store.header(header.parent_hash)
-            where = "a block that is not the head" if known else "an unknown block"
-            raise BlockImportError(
-                f"block {number}: its parent 0x{header.parent_hash.hex()} is {where} (head is "
-                f"{parent.number}, 0x{parent.hash.hex()})"
-            )
         _same(header, "number", number, parent.number + 1)
         if header.timestamp <= parent.timestamp:
             raise BlockImportError(
@@ -336,50 +429,168 @@ class Chain:
                 f"block {number}: gas used {header.gas_used} above the gas limit {header.gas_limit}"
             )
         _same(header, "base fee", header.base_fee_per_gas, next_base_fee(parent))
+        if (header.blob_gas_used or 0) > MAX_BLOB_GAS_PER_BLOCK:
+            raise BlockImportError(
+                f"block {number}: blob gas used {header.blob_gas_used} above the limit of "
+                f"{MAX_BLOB_GAS_PER_BLOCK}"
+            )
+        excess = next_excess_blob_gas(parent.excess_blob_gas, parent.blob_gas_used)
+        _same(header, "excess blob gas", header.excess_blob_gas or 0, excess)
+
+    def _check_fork(self, parent: BlockHeader, number: int) -> None:
+        """Refuse a block on ``parent``, not the head, if its branch forks below a final block
+        (taking it would revert that block, so it can never become the head)."""
+        head = self._head
+        try:
+            ancestor = common_ancestor(self.store, head, parent)
+        except ForkError as exc:
+            raise BlockImportError(f"block {number}: {exc}") from None
+        if ancestor.hash == head.hash:
+            return  # it extends the head's chain
+        first = self.store.header_by_number(ancestor.number + 1)
+        if first is not None and self.consensus.is_final(first, head, chain=self.store):
+            raise FinalityError(
+                f"block {number}: its branch forks from the chain at block {ancestor.number} "
+                f"(0x{ancestor.hash.hex()}), below final block {first.number} "
+                f"(0x{first.hash.hex()}); a final block is never reverted"
+            )
 
     # -- shared -------------------------------------------------------------------------------
 
-    def _execute(self, header: BlockHeader, transactions: Sequence[Transaction]) -> ExecutedBlock:
+    def _parent_state(self, parent: BlockHeader) -> _ParentState:
+        if parent.hash == self._head.hash:
+            return _ParentState(parent, self.storage, self._root, self.scheduler, True)
+        # A side chain's block runs on its parent's state read through the tries, with the
+        # serial scheduler: a parallel one mirrors the flat state in its workers.
+        storage = HistoricalStorage(self._open_root(parent.state_root), self.storage)
+        root = self._open_root(parent.state_root)
+        return _ParentState(parent, storage, root, SerialScheduler(), False)
+
+    def _forget(self, base: _ParentState) -> None:
+        """Drop what executing a block that is not committed did to the head's state root."""
+        if base.is_head:
+            self._root = self._open_root(self._head.state_root)
+
+    def _execute(
+        self, header: BlockHeader, transactions: Sequence[Transaction], base: _ParentState
+    ) -> ExecutedBlock:
         env = env_for(header, self.chain_id, self.store)
 
         def run() -> ExecutedBlock:
             return execute(
-                self.kernel, self.storage, self._root, self.scheduler, header, env, transactions
+                self.kernel, base.storage, base.root, base.scheduler, header, env, transactions
             )
 
         # A block makes many objects that live until its commit: the collector's scans would
         # cost more than they free (see execution.snapshot.gc_paused).
-        with gc_paused():
-            return self.kernel.plugins.call_wrapped(
-                "supervm_execute_block", run, header=header, transactions=transactions
-            )
+        try:
+            with gc_paused():
+                return self.kernel.plugins.call_wrapped(
+                    "supervm_execute_block", run, header=header, transactions=transactions
+                )
+        except BaseException:
+            self._forget(base)
+            raise
 
     def _commit(
         self,
         block: Block,
         executed: ExecutedBlock,
+        base: _ParentState,
         *,
         raw: bytes | None = None,
         roots: float,
         checked: Mapping[str, float] | None = None,
-    ) -> None:
+    ) -> ImportOutcome:
+        """Store ``block`` in one batch: as the new head, on a side chain, or as the new head
+        of another branch (a reorg), as fork choice decides."""
         started = time.perf_counter()
+        header = block.header
+        old_head = self._head
         try:
             with gc_paused():
-                commit_block(self.storage, self.store, block, executed, raw=raw)
+                winner = self.consensus.fork_choice(old_head, header, chain=self.store)
+                becomes_head = winner.hash == header.hash
+                changes = executed.state.resolved_changes()
+                touched = [k for k, _ in changes if is_state_key(k)]
+                batch: list[Change] = []
+                if becomes_head and base.is_head:
+                    batch += changes
+                elif becomes_head:
+                    ancestor = common_ancestor(self.store, old_head, base.parent)
+                    removed = self._blocks(branch(self.store, ancestor, old_head))
+                    added = [*self._blocks(branch(self.store, ancestor, base.parent)), block]
+                    batch += reorg_changes(
+                        self.store, self.storage, ancestor=ancestor, removed=removed,
+                        added=added, new_changes=changes, new_nodes=executed.nodes,
+                    )  # fmt: skip
+                else:
+                    batch += code_changes(changes)
+                batch += [(TRIE_NODE_PREFIX + h, node) for h, node in executed.nodes.items()]
+                batch += self.store.block_changes(
+                    block,
+                    executed.receipt_encodings,
+                    raw=raw,
+                    touched=touched,
+                    canonical=becomes_head and base.is_head,
+                )
+                self.storage.write_batch(batch)
+                executed.state.discard()
+        except ForkError as exc:
+            self._forget(base)
+            raise BlockImportError(f"block {header.number}: {exc}") from None
         except BaseException:
-            self._root = self._open_root(self._head.state_root)
+            self._forget(base)
             raise
-        self._head = block.header
-        self.kernel.plugins.manager.hook.supervm_after_block(
-            block=block, receipts=executed.receipts
-        )
+        change: HeadChange | None = None
+        status: Status
+        if not becomes_head:
+            self._forget(base)  # the head's root ran the block (its engine kept the head)
+            status = SIDE
+        elif base.is_head:
+            self._head = header
+            change = HeadChange(
+                old_head, header, old_head, (), (ChainBlock(block, executed.receipts),)
+            )
+            status = HEAD
+        else:
+            self._head = header
+            self._root = self._open_root(header.state_root)
+            change = HeadChange(
+                old_head,
+                header,
+                ancestor,
+                tuple(self._with_receipts(b) for b in removed),
+                (
+                    *(self._with_receipts(b) for b in added[:-1]),
+                    ChainBlock(block, executed.receipts),
+                ),
+            )
+            status = HEAD
+        if change is not None:
+            for item in change.added:
+                self.kernel.plugins.manager.hook.supervm_after_block(
+                    block=item.block, receipts=item.receipts
+                )
         self.last_timings = {
             **(checked or {}),
             **executed.timings,
             "roots": roots,
             "commit": time.perf_counter() - started,
         }
+        return ImportOutcome(block, executed.receipts, status, change)
+
+    def _blocks(self, headers: Sequence[BlockHeader]) -> list[Block]:
+        blocks: list[Block] = []
+        for header in headers:
+            stored = self.store.block(header.hash)
+            if stored is None:
+                raise ForkError(f"block {header.number} (0x{header.hash.hex()}) is not stored")
+            blocks.append(stored)
+        return blocks
+
+    def _with_receipts(self, block: Block) -> ChainBlock:
+        return ChainBlock(block, tuple(self.store.receipts(block.header.hash) or ()))
 
     def open_root(self, root: bytes) -> StateRoot:
         """The state root ``root`` over the stored trie nodes: proofs and reads of that state."""

@@ -13,6 +13,7 @@ key                value
 ``13 hash``        the whole block's RLP (header, transactions, ommers, withdrawals)
 ``14 hash``        the block's receipts: an RLP list of their consensus encodings
 ``15 tx_hash``     the block hash and the transaction's index in it (4 bytes big-endian)
+``17 hash``        the world-state keys the block changed (:func:`encode_key_list`), for reorgs
 ``16 "head"``      the canonical head's hash
 ``16 "genesis"``   the genesis block's hash
 ``16 "config"``    the genesis file the chain was made from (JSON)
@@ -20,11 +21,16 @@ key                value
 
 Receipts are stored in their consensus form only: what RPC adds (gas used, contract address,
 effective gas price) follows from the block and its transactions.
+
+Every valid block is stored (headers, bodies, receipts, changed keys and trie nodes), whether it
+is on the canonical chain or a side chain; the canonical index (``11``), the transaction index
+(``15``), the head and the flat world state describe the canonical chain only. A reorg rewrites
+those four in one batch (:mod:`supervm.chain.forks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import rlp
 
@@ -40,11 +46,36 @@ from supervm.chain.receipts import Receipt, decode_receipt
 from supervm.state.storage import Change, Storage
 from supervm.state.trie import rlp_encode
 
+
+def encode_key_list(keys: Iterable[bytes]) -> bytes:
+    """``keys`` as the changed-keys record stores them: each as a 4-byte big-endian length and
+    its bytes (RLP would do, but the ``rlp`` package decodes long lists in quadratic time)."""
+    return b"".join([len(k).to_bytes(4, "big") + k for k in keys])
+
+
+def decode_key_list(raw: bytes) -> list[bytes]:
+    """The inverse of :func:`encode_key_list`.
+
+    :raises ValueError: if ``raw`` is truncated.
+    """
+    keys: list[bytes] = []
+    pos, end = 0, len(raw)
+    while pos < end:
+        size = int.from_bytes(raw[pos : pos + 4], "big")
+        pos += 4
+        if pos + size > end:
+            raise ValueError("truncated key list")
+        keys.append(raw[pos : pos + size])
+        pos += size
+    return keys
+
+
 CANONICAL_PREFIX = b"\x11"
 HEADER_PREFIX = b"\x12"
 BLOCK_PREFIX = b"\x13"
 RECEIPTS_PREFIX = b"\x14"
 TX_INDEX_PREFIX = b"\x15"
+TOUCHED_PREFIX = b"\x17"
 HEAD_KEY = b"\x16head"
 GENESIS_KEY = b"\x16genesis"
 CONFIG_KEY = b"\x16config"
@@ -114,6 +145,22 @@ class ChainStore:
             return None
         return [decode_receipt(item) for item in rlp.decode(raw)]
 
+    def has_block(self, block_hash: bytes) -> bool:
+        """Whether block ``block_hash`` is stored (on the canonical chain or a side chain)."""
+        return self.storage.get(HEADER_PREFIX + block_hash) is not None
+
+    def is_canonical(self, header: BlockHeader) -> bool:
+        """Whether ``header``'s block is the canonical one at its height."""
+        return self.canonical_hash(header.number) == header.hash
+
+    def touched_keys(self, block_hash: bytes) -> list[bytes] | None:
+        """The world-state keys block ``block_hash`` changed (code excluded), or ``None`` for a
+        block stored before the chain kept them (such a block cannot be reorganised away)."""
+        raw = self.storage.get(TOUCHED_PREFIX + block_hash)
+        if raw is None:
+            return None
+        return decode_key_list(raw)
+
     def transaction_location(self, tx_hash: bytes) -> tuple[bytes, int] | None:
         """The block hash and index of transaction ``tx_hash``, if it is in the chain."""
         raw = self.storage.get(TX_INDEX_PREFIX + tx_hash)
@@ -122,26 +169,58 @@ class ChainStore:
     # -- writing ------------------------------------------------------------------------------
 
     def block_changes(
-        self, block: Block, receipts: Sequence[bytes], *, raw: bytes | None = None
+        self,
+        block: Block,
+        receipts: Sequence[bytes],
+        *,
+        raw: bytes | None = None,
+        touched: Sequence[bytes] | None = None,
+        canonical: bool = True,
     ) -> list[Change]:
-        """The batch entries that add ``block`` as the new canonical head.
+        """The batch entries that store ``block``, as the new canonical head by default.
 
         :param receipts: the block's receipts in their consensus encoding.
         :param raw: the block's RLP, if the caller has it already (an imported block).
+        :param touched: the world-state keys the block changed (kept for reorgs).
+        :param canonical: ``False`` stores the block on a side chain: no canonical index, no
+            transaction index, the head unchanged.
         """
         header = block.header
         block_hash = header.hash
         changes: list[Change] = [
-            (CANONICAL_PREFIX + _number(header.number), block_hash),
             (HEADER_PREFIX + block_hash, encode_header(header)),
             (BLOCK_PREFIX + block_hash, raw if raw is not None else encode_block(block)),
             (RECEIPTS_PREFIX + block_hash, rlp_encode(list(receipts))),
-            (HEAD_KEY, block_hash),
         ]
-        changes += [
-            (TX_INDEX_PREFIX + tx.hash, block_hash + index.to_bytes(4, "big"))
-            for index, tx in enumerate(block.transactions)
-        ]
+        if touched is not None:
+            changes.append((TOUCHED_PREFIX + block_hash, encode_key_list(touched)))
+        if not canonical:
+            return changes
+        changes.append((CANONICAL_PREFIX + _number(header.number), block_hash))
+        changes.append((HEAD_KEY, block_hash))
+        changes += self.index_changes(block)
         if header.number == 0:
             changes.append((GENESIS_KEY, block_hash))
         return changes
+
+    @staticmethod
+    def index_changes(block: Block, *, remove: bool = False) -> list[Change]:
+        """The transaction-index entries of ``block``'s transactions (deletions with
+        ``remove``, for a block a reorg takes off the canonical chain)."""
+        block_hash = block.header.hash
+        if remove:
+            return [(TX_INDEX_PREFIX + tx.hash, None) for tx in block.transactions]
+        return [
+            (TX_INDEX_PREFIX + tx.hash, block_hash + index.to_bytes(4, "big"))
+            for index, tx in enumerate(block.transactions)
+        ]
+
+    @staticmethod
+    def canonical_change(number: int, block_hash: bytes | None) -> Change:
+        """The canonical-index entry of height ``number`` (``None`` removes it)."""
+        return (CANONICAL_PREFIX + _number(number), block_hash)
+
+    @staticmethod
+    def head_change(block_hash: bytes) -> Change:
+        """The entry that makes ``block_hash`` the head."""
+        return (HEAD_KEY, block_hash)

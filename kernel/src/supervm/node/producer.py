@@ -8,16 +8,27 @@ seconds, empty or not, as geth's ``--dev.period`` does.
 
 Sealing needs the key of an authority: ``--validator-key FILE``, or in dev mode the key of dev
 account 0 (the dev chain's one authority). A node without one does not produce blocks.
+
+With several authorities the consensus engine's sealing slot decides when: in turn at once,
+out of turn after a random delay, not at all after sealing too recently; a new head arriving
+first (a block for the same height from the network, or a reorg: whoever imports it publishes
+it on the chain events) cancels the wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
+from supervm.chain.blocks import BlockHeader
 from supervm.chain.chain import BuiltBlock, Chain
+from supervm.chain.consensus import ConsensusError
 from supervm.chain.dev_accounts import dev_account
+from supervm.chain.forks import HeadChange
 from supervm.chain.pipeline import next_base_fee
 from supervm.chain.transactions import Transaction
 from supervm.node.access import NodeChain
@@ -25,7 +36,7 @@ from supervm.node.config import NodeConfig
 from supervm.node.events import ChainEvents, NewBlock
 from supervm.node.keyfile import address_of, load_validator_key
 from supervm.node.keys import CHAIN, CONFIG, EVENTS, POOL
-from supervm.node.pool import TransactionPoolService
+from supervm.node.pool import PoolRejected, TransactionPoolService
 from supervm.services.metrics import Metrics
 from supervm.services.service import Service, ServiceContext
 
@@ -33,11 +44,21 @@ log = logging.getLogger("supervm.node.producer")
 
 
 class BlockProducer(Service):
-    """Seals blocks on the node's chain while the node runs."""
+    """Seals blocks on the node's chain while the node runs.
+
+    Each round takes the head, asks the consensus engine for this sealer's slot on it
+    (:meth:`~supervm.chain.consensus.ConsensusEngine.sealing_slot`), waits for it, and seals. A
+    new head arriving meanwhile (a block from the network for the slot it waits on, or a reorg
+    to another branch) makes the slot stale: the round starts again on the new head, so an
+    out-of-turn sealer that sees the in-turn block first never seals a competing one. A sealer
+    the engine refuses for now (it sealed too recently) waits for the next head.
+    """
 
     def __init__(self) -> None:
         self._key: bytes | None = None
         self.sealed = 0
+        #: Rounds given up because the head moved while waiting for the slot.
+        self.stale_slots = 0
 
     async def start(self, context: ServiceContext) -> None:
         config = context.stash.get(CONFIG) or NodeConfig(dev=True)
@@ -65,20 +86,39 @@ class BlockProducer(Service):
     async def _run(self, context: ServiceContext, node: NodeChain, block_time: float) -> None:
         events = context.stash[EVENTS]
         metrics = context.metrics
-        next_at = time.monotonic() + block_time
+        head_moved = asyncio.Event()
+        events.on_block(lambda _new: head_moved.set())
+        sealer = address_of(self._key or b"")
+        seen_hash, seen_at = b"", time.monotonic()
         while True:
-            if block_time > 0:
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at = max(next_at + block_time, time.monotonic())
+            head = node.head
+            if head.hash != seen_hash:
+                seen_hash, seen_at = head.hash, time.monotonic()
+            head_moved.clear()
             # The pool's service may start after this one (or not at all): look it up here.
             pool = context.stash.get(POOL)
-            txs = pool.pending(next_base_fee(node.head)) if pool is not None else []
-            if not txs and block_time <= 0:
+            if block_time <= 0 and not (pool is not None and pool.pending(next_base_fee(head))):
                 # Nothing executable (an empty pool, or fee caps below the base fee): sleep
-                # until the pool accepts another transaction.
-                await events.wait_for_pending()
+                # until the pool accepts another transaction or another head arrives.
+                await _first(events.wait_for_pending(), head_moved.wait())
                 continue
-            await self.seal(node, pool, events, metrics, txs)
+            try:
+                slot = node.chain.consensus.sealing_slot(sealer, head, chain=node.store)
+            except ConsensusError as exc:
+                # "Signed recently, must wait for others": only another head can change that.
+                log.debug("not sealing on block %d: %s", head.number, exc)
+                await head_moved.wait()
+                continue
+            delay = slot.delay
+            if block_time > 0:
+                delay = max(delay, seen_at + block_time - time.monotonic())
+            if delay > 0 and await _interrupted(head_moved, delay):
+                self.stale_slots += 1
+                continue
+            txs = pool.pending(next_base_fee(head)) if pool is not None else []
+            if not txs and block_time <= 0:
+                continue
+            await self.seal(node, pool, events, metrics, txs, parent=head, timestamp=slot.timestamp)
 
     async def seal(
         self,
@@ -87,32 +127,48 @@ class BlockProducer(Service):
         events: ChainEvents,
         metrics: Metrics,
         txs: list[Transaction],
-    ) -> BuiltBlock:
-        """Seal one block of ``txs`` (in order) and tell the pool and the listeners."""
+        *,
+        parent: BlockHeader | None = None,
+        timestamp: int | None = None,
+    ) -> BuiltBlock | None:
+        """Seal one block of ``txs`` (in order) on ``parent`` and tell the pool and listeners.
+
+        Without ``timestamp`` the engine's slot is asked for and waited for first. Returns
+        ``None``, sealing nothing, if the head is no longer ``parent`` once the writer thread
+        is free (another block arrived first).
+        """
         key = self._key or b""
         chain = node.chain
-        head = node.head
-        slot = chain.consensus.sealing_slot(address_of(key), head, chain=node.store)
-        if slot.delay > 0:
-            # Out of turn, or timestamps ahead of the clock after a burst of blocks: wait, and
-            # take what arrived meanwhile too.
-            await asyncio.sleep(slot.delay)
-            if pool is not None:
-                txs = pool.pending(next_base_fee(head))
+        head = node.head if parent is None else parent
+        if timestamp is None:
+            slot = chain.consensus.sealing_slot(address_of(key), head, chain=node.store)
+            if slot.delay > 0:
+                # Out of turn, or timestamps ahead of the clock after a burst of blocks: wait,
+                # and take what arrived meanwhile too.
+                await asyncio.sleep(slot.delay)
+                if pool is not None:
+                    txs = pool.pending(next_base_fee(head))
+            timestamp = slot.timestamp
         started = time.perf_counter()
 
-        def build(chain: Chain) -> BuiltBlock:
-            return chain.build_block(txs, timestamp=slot.timestamp, key=key)
+        def build(chain: Chain) -> BuiltBlock | None:
+            if chain.head.hash != head.hash:
+                return None
+            return chain.build_block(txs, timestamp=timestamp, key=key)
 
         built = await node.write(build)
+        if built is None:
+            self.stale_slots += 1
+            return None
         elapsed = time.perf_counter() - started
         if pool is not None:
             # Transactions execution refused (the pool's view was stale) would be offered
             # again forever: drop them; block_added drops what the new state invalidates.
             for rejected, _reason in built.executed.rejected:
                 pool.remove(rejected.hash)
-            pool.block_added(built.block, node.state())
-        events.publish_block(NewBlock(built.block, built.receipts))
+        outcome = built.outcome
+        if outcome is not None and outcome.head_change is not None:
+            follow_head_change(outcome.head_change, node=node, pool=pool, events=events)
         self.sealed += 1
         _record(metrics, node.chain, built, elapsed)
         header = built.block.header
@@ -135,6 +191,56 @@ class BlockProducer(Service):
             },
         )
         return built
+
+
+def follow_head_change(
+    change: HeadChange,
+    *,
+    node: NodeChain,
+    pool: TransactionPoolService | None,
+    events: ChainEvents,
+) -> None:
+    """Tell the pool and the chain's listeners that the head moved (a block sealed here), from
+    the event loop's thread.
+
+    The pool drops what the new blocks include and takes back, as remote transactions, those
+    of blocks a reorg removed that the new branch does not hold (geth does the same); the
+    listeners hear of every block now canonical, lowest first, so ``newHeads`` subscribers
+    see the new branch.
+    """
+    if pool is not None:
+        state = node.state()
+        for item in change.added:
+            pool.block_added(item.block, state)
+        included = {tx.hash for item in change.added for tx in item.block.transactions}
+        for item in change.removed:
+            for tx in item.block.transactions:
+                if tx.hash in included:
+                    continue
+                # Refused: no longer valid on the new branch (its nonce was used there).
+                with contextlib.suppress(PoolRejected):
+                    pool.submit(tx, local=False)
+    for item in change.added:
+        events.publish_block(NewBlock(item.block, item.receipts))
+
+
+async def _interrupted(event: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds``; whether ``event`` was set meanwhile (the wait is cut short)."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until one of ``waits`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _record(metrics: Metrics, chain: Chain, built: BuiltBlock, elapsed: float) -> None:

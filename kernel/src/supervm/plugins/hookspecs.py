@@ -297,14 +297,16 @@ def supervm_execute_block(  # type: ignore[empty-body]
 
 @hookspec
 def supervm_after_block(block: Block, receipts: Sequence[Receipt]) -> None:
-    """Called after a block has been added to the chain, built here or imported.
+    """Called after a block has become canonical, built here or imported.
 
-    The block has been executed, checked and committed to storage with its receipts, as the
-    new head. For reactions to it: indexing, notifying subscribers, metrics. Every
+    The block has been executed, checked and committed to storage with its receipts, on the
+    canonical chain. For reactions to it: indexing, notifying subscribers, metrics. After a
+    reorg it is called for every block of the new branch, lowest first (the blocks it replaced
+    get no call). A block stored on a side chain gets none until its branch wins. Every
     implementation is called. Not called for a block that fails to execute or to import; an
     exception raised here reaches whoever added the block, but the block is already committed.
 
-    :param block: the block, now the head.
+    :param block: the block, now canonical (the head, or below it on a new branch).
     :param receipts: one receipt per transaction of the block, in order.
     """
 

@@ -14,6 +14,7 @@ from supervm.node.keys import CHAIN_SERVICE, POOL_SERVICE
 from supervm.plugins.hookspecs import hookimpl
 
 from . import handlers, rpc
+from .commands import supervm_register_commands  # noqa: F401 - a hookimpl
 from .network import NETWORK, InvalidMessage, Network
 from .service import NetworkService
 from .transport import BLOCKS_TOPIC, PEERS_PROTOCOL, SYNC_PROTOCOL, TX_TOPIC, Transport
