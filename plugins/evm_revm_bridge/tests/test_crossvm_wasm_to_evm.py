@@ -21,7 +21,7 @@ from supervm.execution.interfaces import VMSettings
 from supervm.model import BlockEnv, ErrorKind, ExecutionContext, ExecutionResult
 from supervm.state.world import WorldState
 from supervm_evm_revm_bridge.pyevm_backend import PyEvmBackend
-from supervm_evm_revm_bridge.pyevm_testing import Item, assemble
+from supervm_evm_revm_bridge.pyevm_testing import WASM_CALLER_WAT, Item, assemble
 
 KEY = b"\x02" * 32
 SETTINGS = VMSettings(options={"evm": "pyevm"})
@@ -32,28 +32,7 @@ WASM = bytes.fromhex("0a" * 20)
 EVM = bytes.fromhex("0e" * 20)
 EVM2 = bytes.fromhex("0f" * 20)
 
-CALLER_WAT = """
-(module
-  (import "supervm" "input_len" (func $input_len (result i32)))
-  (import "supervm" "read_input" (func $read_input (param i32)))
-  (import "supervm" "set_return" (func $set_return (param i32 i32)))
-  (import "supervm" "revert" (func $revert (param i32 i32)))
-  (import "supervm" "call_contract" (func $call (param i32 i32 i32 i32 i64) (result i32)))
-  (import "supervm" "return_data_len" (func $rdlen (result i32)))
-  (import "supervm" "read_return_data" (func $rdread (param i32)))
-  (memory (export "memory") 1)
-  (func (export "call")
-    (local $n i32) (local $status i32) (local $r i32)
-    (local.set $n (call $input_len))
-    (call $read_input (i32.const 0))
-    (local.set $status
-      (call $call (i32.const 0) (i32.const 52) (i32.sub (local.get $n) (i32.const 52))
-                  (i32.const 20) (i64.const 5000000)))
-    (local.set $r (call $rdlen))
-    (call $rdread (i32.const 4096))
-    (if (local.get $status) (then (call $revert (i32.const 4096) (local.get $r)) (return)))
-    (call $set_return (i32.const 4096) (local.get $r))))
-"""
+CALLER_WAT = WASM_CALLER_WAT
 
 #: Stores CALLVALUE in slot 0 and calldata word 0 in slot 1, logs topic 9, returns 42.
 STORE_EVM = assemble(

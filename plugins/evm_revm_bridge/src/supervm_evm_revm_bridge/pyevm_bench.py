@@ -29,7 +29,7 @@ from supervm.model import BlockEnv
 from supervm.state.world import WorldState
 from supervm.tooling.abi import selector
 
-from .pyevm_testing import Item, assemble
+from .pyevm_testing import WASM_CALLER_WAT, Item, assemble
 
 _KEY = b"\x07" * 32
 _ENV = BlockEnv(chain_id=1337, number=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
@@ -37,30 +37,6 @@ _SETTINGS = VMSettings(options={"evm": "pyevm"})
 _TRANSFER = selector("transfer(address,uint256)")
 _FORWARDER = bytes.fromhex("f0" * 20)
 _WASM_CALLER = bytes.fromhex("0a" * 20)
-#: A WASM contract whose input is a 20-byte target, a 32-byte value and the calldata: it calls
-#: the target and returns its return data (reverting with it if the call failed).
-WASM_CALLER_WAT = """
-(module
-  (import "supervm" "input_len" (func $input_len (result i32)))
-  (import "supervm" "read_input" (func $read_input (param i32)))
-  (import "supervm" "set_return" (func $set_return (param i32 i32)))
-  (import "supervm" "revert" (func $revert (param i32 i32)))
-  (import "supervm" "call_contract" (func $call (param i32 i32 i32 i32 i64) (result i32)))
-  (import "supervm" "return_data_len" (func $rdlen (result i32)))
-  (import "supervm" "read_return_data" (func $rdread (param i32)))
-  (memory (export "memory") 1)
-  (func (export "call")
-    (local $n i32) (local $status i32) (local $r i32)
-    (local.set $n (call $input_len))
-    (call $read_input (i32.const 0))
-    (local.set $status
-      (call $call (i32.const 0) (i32.const 52) (i32.sub (local.get $n) (i32.const 52))
-                  (i32.const 20) (i64.const 5000000)))
-    (local.set $r (call $rdlen))
-    (call $rdread (i32.const 4096))
-    (if (local.get $status) (then (call $revert (i32.const 4096) (local.get $r)) (return)))
-    (call $set_return (i32.const 4096) (local.get $r))))
-"""
 
 
 @attrs.frozen
