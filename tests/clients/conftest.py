@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +21,10 @@ from typing import Any
 import attrs
 import pytest
 from supervm.chain.dev_accounts import DevAccount, dev_accounts
+from supervm_rpc.testing import NodeProcess
 
 #: The repository root: the npm packages the JavaScript clients need are in its node_modules/.
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: What the node prints once it serves (the same words as Hardhat's ``npx hardhat node``).
-_SERVING = re.compile(r"Started HTTP and WebSocket JSON-RPC server at (http://\S+)")
 #: Starting the node is a Python import, a chain open and a socket bind: seconds, not minutes.
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 10.0
@@ -65,40 +61,6 @@ def _tail(path: Path, limit: int = 4000) -> str:
     return text[-limit:] or "(empty)"
 
 
-def _wait_until_serving(proc: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        match = _SERVING.search(stdout.read_text(errors="replace"))
-        if match:
-            return match.group(1)
-        if proc.poll() is not None:
-            pytest.fail(
-                f"supervm node exited with code {proc.returncode} before serving JSON-RPC\n"
-                f"--- stdout ---\n{_tail(stdout)}\n--- stderr ---\n{_tail(stderr)}"
-            )
-        time.sleep(0.05)
-    pytest.fail(
-        f"supervm node did not print 'Started HTTP and WebSocket JSON-RPC server at ...' "
-        f"within {_START_TIMEOUT:.0f} s\n"
-        f"--- stdout ---\n{_tail(stdout)}\n--- stderr ---\n{_tail(stderr)}"
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes], stderr: Path) -> None:
-    """SIGINT (what Ctrl-C sends), then SIGKILL; fail unless the node stopped cleanly by itself."""
-    if proc.poll() is not None:
-        pytest.fail(f"supervm node died during the tests (exit {proc.returncode})\n{_tail(stderr)}")
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=_STOP_TIMEOUT)
-        pytest.fail(f"supervm node ignored SIGINT for {_STOP_TIMEOUT:.0f} s\n{_tail(stderr)}")
-    if proc.returncode != 0:
-        pytest.fail(f"supervm node exited with {proc.returncode} on SIGINT\n{_tail(stderr)}")
-
-
 @attrs.frozen
 class _Started:
     node: DevNode
@@ -133,31 +95,25 @@ def _started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Started]:
     """Start the node and compile the ERC20 at once: both take seconds, so they overlap."""
     work = tmp_path_factory.mktemp("dev-node")
     artifact_dir = tmp_path_factory.mktemp("erc20-artifact")
-    stdout, stderr = work / "stdout.txt", work / "stderr.txt"
     compiler = _compile_erc20(artifact_dir)
-    # Files, not pipes: the node logs a line per block, and a pipe nobody reads would fill up.
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [str(_supervm()), "node", "--dev", "--rpc-port", "0", "--data-dir", str(work / "data")],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            cwd=work,
-        )
+    node = NodeProcess(
+        [str(_supervm()), "node", "--dev", "--rpc-port", "0", "--data-dir", str(work / "data")],
+        work,
+    )
     try:
         artifact = _wait_for_artifact(compiler, artifact_dir / "ERC20.json")
-        url = _wait_until_serving(proc, stdout, stderr)
+        url = node.wait_until_serving(_START_TIMEOUT)
     except BaseException:
-        for started in (compiler, proc):
-            if started.poll() is None:
-                started.kill()
-                started.wait()
+        if compiler.poll() is None:
+            compiler.kill()
+            compiler.wait()
+        node.kill()
         raise
-    node = DevNode(url=url, ws_url="ws" + url.removeprefix("http"), stderr_path=stderr)
+    dev = DevNode(url=url, ws_url="ws" + url.removeprefix("http"), stderr_path=node.stderr_path)
     try:
-        yield _Started(node=node, artifact=artifact)
+        yield _Started(node=dev, artifact=artifact)
     finally:
-        _stop(proc, stderr)
+        node.stop(_STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,8 @@ transaction takes its nonce from ``pending``, so a failure in one leaves the oth
 from __future__ import annotations
 
 import os
-import re
 import shlex
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +37,7 @@ from hexbytes import HexBytes
 from supervm import Artifact, Kernel
 from supervm.chain.dev_accounts import DevAccount, dev_accounts
 from supervm.tooling.compilers import CompileSettings
+from supervm_rpc.testing import NodeProcess
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -61,7 +58,6 @@ CHAIN_ID = 31337
 EXTERNAL_URL_VAR = "SUPERVM_EVM_APPS_RPC_URL"
 #: More ``supervm node`` options for the node the session starts (a different engine, say).
 NODE_ARGS_VAR = "SUPERVM_EVM_APPS_NODE_ARGS"
-_SERVING = re.compile(r"Started HTTP and WebSocket JSON-RPC server at (http://\S+)")
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 15.0
 RECEIPT_TIMEOUT = 60.0
@@ -97,33 +93,6 @@ def _supervm() -> Path:
     return path
 
 
-def _wait_until_serving(proc: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        match = _SERVING.search(stdout.read_text(errors="replace"))
-        if match:
-            return match.group(1)
-        if proc.poll() is not None:
-            pytest.fail(
-                f"supervm node exited with code {proc.returncode} before serving JSON-RPC\n"
-                f"--- stdout ---\n{_tail(stdout)}\n--- stderr ---\n{_tail(stderr)}"
-            )
-        time.sleep(0.05)
-    pytest.fail(f"supervm node did not serve within {_START_TIMEOUT:.0f} s\n{_tail(stderr)}")
-
-
-def _stop(proc: subprocess.Popen[bytes], stderr: Path) -> None:
-    if proc.poll() is not None:
-        pytest.fail(f"supervm node died during the tests (exit {proc.returncode})\n{_tail(stderr)}")
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=_STOP_TIMEOUT)
-        pytest.fail(f"supervm node ignored SIGINT for {_STOP_TIMEOUT:.0f} s\n{_tail(stderr)}")
-
-
 def compile_solidity(sources: Sequence[Path], *, optimize: bool = True) -> dict[str, Artifact]:
     """``sources`` compiled in one solc run by the Solidity plugin: contract name -> artifact."""
     with Kernel.from_plugins() as kernel:
@@ -149,36 +118,18 @@ def _started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Started]:
         yield _Started(EvmNode(external, None, True), compile_solidity(sources))
         return
     work = tmp_path_factory.mktemp("evm-apps-node")
-    stdout, stderr = work / "stdout.txt", work / "stderr.txt"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [
-                str(_supervm()),
-                "node",
-                "--dev",
-                "--rpc-port",
-                "0",
-                "--data-dir",
-                str(work / "data"),
-                *shlex.split(os.environ.get(NODE_ARGS_VAR, "")),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            cwd=work,
-        )
+    argv = [str(_supervm()), "node", "--dev", "--rpc-port", "0", "--data-dir", str(work / "data")]
+    node = NodeProcess([*argv, *shlex.split(os.environ.get(NODE_ARGS_VAR, ""))], work)
     try:
         artifacts = compile_solidity(sources)
-        url = _wait_until_serving(proc, stdout, stderr)
+        url = node.wait_until_serving(_START_TIMEOUT)
     except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        node.kill()
         raise
     try:
-        yield _Started(EvmNode(url, stderr, False), artifacts)
+        yield _Started(EvmNode(url, node.stderr_path, False), artifacts)
     finally:
-        _stop(proc, stderr)
+        node.stop(_STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

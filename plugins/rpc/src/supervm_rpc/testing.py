@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import signal
+import subprocess
 import threading
 import time
 import urllib.error
@@ -189,3 +192,80 @@ def compile_contract(kernel: Kernel, source: Path, node_modules: Path) -> Artifa
     settings = CompileSettings(node_modules=node_modules, known_imports=known)
     (artifact,) = entry.value.compile([source], settings)
     return artifact
+
+
+#: What ``supervm node`` prints once it serves (the same words as Hardhat's ``npx hardhat node``).
+SERVING_LINE = re.compile(r"Started HTTP and WebSocket JSON-RPC server at (http://\S+)")
+
+
+class NodeProcessError(AssertionError):
+    """A ``supervm node`` process that did not start, died, or did not stop cleanly; the message
+    carries the end of its output. An AssertionError, so that a test fixture fails with it."""
+
+
+class NodeProcess:
+    """A ``supervm node`` process, its output in files (a pipe nobody reads would fill up).
+
+    :param argv: the command, ``[supervm, "node", ...]``.
+    :param work: a directory for its ``stdout.txt`` and ``stderr.txt`` (and its working dir).
+    """
+
+    def __init__(self, argv: list[str], work: Path) -> None:
+        self.stdout_path = work / "stdout.txt"
+        self.stderr_path = work / "stderr.txt"
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=work
+            )
+
+    def tail(self, limit: int = 4000) -> str:
+        """The end of its log (stderr), for failure messages."""
+        path = self.stderr_path
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text[-limit:] or "(empty)"
+
+    def wait_until_serving(self, timeout: float = 60.0) -> str:
+        """Its JSON-RPC URL once it prints that it serves."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = SERVING_LINE.search(self.stdout_path.read_text(errors="replace"))
+            if match:
+                return match.group(1)
+            if self.proc.poll() is not None:
+                stdout = self.stdout_path.read_text(errors="replace")[-4000:]
+                raise NodeProcessError(
+                    f"supervm node exited with code {self.proc.returncode} before serving "
+                    f"JSON-RPC\n--- stdout ---\n{stdout}\n--- stderr ---\n{self.tail()}"
+                )
+            time.sleep(0.05)
+        raise NodeProcessError(
+            f"supervm node did not print 'Started HTTP and WebSocket JSON-RPC server at ...' "
+            f"within {timeout:.0f} s\n--- stderr ---\n{self.tail()}"
+        )
+
+    def kill(self) -> None:
+        """Kill it if it runs (cleaning up after a failed start)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGINT (what Ctrl-C sends), then SIGKILL; an error unless it stopped cleanly."""
+        proc = self.proc
+        if proc.poll() is not None:
+            raise NodeProcessError(
+                f"supervm node died during the tests (exit {proc.returncode})\n{self.tail()}"
+            )
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+            raise NodeProcessError(
+                f"supervm node ignored SIGINT for {timeout:.0f} s\n{self.tail()}"
+            ) from None
+        if proc.returncode != 0:
+            raise NodeProcessError(
+                f"supervm node exited with {proc.returncode} on SIGINT\n{self.tail()}"
+            )
