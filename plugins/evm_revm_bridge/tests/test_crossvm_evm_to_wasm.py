@@ -238,3 +238,19 @@ def test_a_delegate_call_runs_wasm_code_on_the_callers_storage(
     assert world.storage(WASM, b"k") is None
     (log,) = result.logs
     assert log.address == EVM and log.topics == (bytes(12) + sender,)
+
+
+def test_on_the_default_pyrevm_engine_every_transaction_reaches_wasm(
+    kernel: Kernel, world: WorldState, sender: bytes
+) -> None:
+    """pyrevm cannot run WASM code: each transaction that reaches a WASM account is handed to
+    py-evm whole, the first and every later one (its session lasts across transactions)."""
+    install(world, forwarder(WASM))
+    executor = TransactionExecutor(kernel, ENV, VMSettings())  # the default: pyrevm
+    for nonce in range(3):
+        data = b"round %d" % nonce
+        result = executor(sign_transaction(tx(EVM, data, nonce=nonce), KEY), world)
+        assert result.error is None, (nonce, result.error)
+        assert result.return_data == data
+        assert world.storage(WASM, b"k") == data
+    assert world.nonce(sender) == 3

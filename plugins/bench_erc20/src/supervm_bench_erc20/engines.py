@@ -217,8 +217,10 @@ class EvmStateEngine(Engine):
 
     What a chain does for a call into an EVM contract: the backend's ``execute`` on the world
     state, which keeps pyrevm's database in step with it (load, run, check, write back), one
-    state overlay per run as :class:`WasmEngine` has. Compare with :class:`PyrevmEngine`, the
-    same bytecode on bare pyrevm with its own database.
+    state overlay per run as :class:`WasmEngine` has (the backend's pyrevm session outlives
+    the overlays, as it outlives a chain's blocks, so from the second round on nothing is
+    loaded). Compare with :class:`PyrevmEngine`, the same bytecode on bare pyrevm with its own
+    database, whose journal is never read or reset (every account stays warm).
     """
 
     name = "evm"

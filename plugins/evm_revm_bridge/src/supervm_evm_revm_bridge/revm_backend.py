@@ -4,8 +4,11 @@ pyrevm 0.3.7 runs revm 8 against its own in-memory database (``CacheDB<EmptyDB>`
 no callback for an account or slot it lacks, so this backend keeps that database in step with
 the world state (``docs/evm.md``, "How the bridge works"):
 
-- **A session per block shape.** One pyrevm ``EVM`` per (chain id, block gas limit, coinbase),
-  reused across transactions and blocks, with a Python mirror of what its database holds.
+- **A session per chain and block shape.** One pyrevm ``EVM`` per storage (the chain's), chain
+  id, block gas limit and coinbase, reused across transactions, blocks and world-state objects,
+  with a Python mirror of what its database holds. After a transaction the mirror holds what it
+  wrote, so in the steady state nothing is loaded and nothing re-runs. The state of an earlier
+  block (which cannot be listed) gets a session of its own, dropped after the transaction.
 - **Load, run, check, re-run.** Before a run the sender, the target, the coinbase and the
   access list are brought up to date from the world state. Every transaction runs inside a
   revm checkpoint; afterwards the journal (:mod:`.revm_journal`) names every account and slot
@@ -33,11 +36,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import attrs
 from pyrevm import EVM, AccountInfo, CfgEnv, Env, TxEnv
 from pyrevm import BlockEnv as RevmBlockEnv
+from pyrevm import Log as RevmLog
 from supervm.chain.processor import TransactionResult
 from supervm.chain.transactions import UnsignedTransaction, blob_base_fee, effective_gas_price
 from supervm.crypto import keccak256
@@ -52,14 +56,17 @@ from supervm.model import (
     ExecutionResult,
     Log,
 )
+from supervm.state.historical import HistoricalStorage
 from supervm.state.keys import (
+    BALANCE_PREFIX,
+    CODE_HASH_PREFIX,
     EMPTY_CODE_HASH,
-    balance_key,
-    code_hash_key,
-    nonce_key,
+    NONCE_PREFIX,
+    STORAGE_PREFIX,
     storage_prefix,
 )
 from supervm.state.overlay import StateOverlay
+from supervm.state.storage import Storage
 from supervm.state.world import WorldState
 
 from .evm_version import REVM_SPEC_ID
@@ -75,8 +82,11 @@ PRECOMPILES: Final = frozenset(i.to_bytes(20, "big") for i in range(1, 11))
 #: newly touched account, up to :data:`MAX_ROUNDS_TOTAL`).
 MAX_ROUNDS: Final = 6
 MAX_ROUNDS_TOTAL: Final = 64
-#: At most this many pyrevm sessions (block shapes) are kept per backend.
+#: At most this many pyrevm sessions (chains and block shapes) are kept per backend.
 MAX_SESSIONS: Final = 4
+#: A session whose mirror holds more accounts and slots than this is dropped before the next
+#: transaction and started afresh (the mirror is a cache; this bounds its memory).
+MAX_MIRRORED: Final = 1_000_000
 #: While a session holds at most this many accounts, every run also lists revm's whole
 #: database (``EVM.db_accounts``, about 3 us an account) to find accounts revm loaded inside
 #: call frames that reverted, which the journal no longer shows.
@@ -85,9 +95,11 @@ SMALL_SESSION: Final = 16
 #: so that slots read only inside reverted call frames are right too.
 SMALL_STORAGE: Final = 64
 _WASM_MAGIC: Final = b"\0asm"
-#: What revm's database holds as the code of a WebAssembly contract: INVALID, so that revm
-#: never runs it to success. A transaction that touches one is handed to py-evm anyway.
-_WASM_MARKER: Final = b"\xfe"
+#: What revm's database holds as the code of a WebAssembly contract: STOP, so that a call to
+#: it succeeds and revm's journal keeps the account (a frame that fails drops what it loaded,
+#: and a failing marker made every later call to a WASM account in a session fail unseen). A
+#: transaction that touches one is handed to py-evm whole; its revm result is never used.
+_WASM_MARKER: Final = b"\x00"
 #: Opcodes whose meaning pyrevm 0.3.7 cannot give: BLOCKHASH (its database answers with
 #: placeholder hashes, and pyrevm cannot be given real ones) and BASEFEE (pyrevm zeroes the
 #: base fee of every run). Code that contains them runs on py-evm when it is available.
@@ -101,6 +113,8 @@ _ZERO_ADDRESS: Final = bytes(20)
 _DEFAULT_GAS_LIMIT: Final = 30_000_000
 _REVERT: Final = re.compile(r"Revert \{ gas_used: (\d+), output: 0x([0-9a-fA-F]*) \}")
 _HALT: Final = re.compile(r"Halt \{ reason: (.*), gas_used: (\d+) \}")
+#: At most this many code hashes are remembered (as WebAssembly or not, as using BLOCKHASH or not).
+_CODE_CACHE: Final = 65_536
 _PYEVM_FACTORY: Final = "supervm_evm_revm_bridge.pyevm_backend:PyEvmBackend"
 
 Fields = tuple[int, int, bytes]
@@ -115,9 +129,14 @@ class WasmTouched(Exception):
     """revm touched an account whose code is WebAssembly: the engine cannot run this alone."""
 
 
-@attrs.frozen
-class _Outcome:
-    """What one pyrevm run reported.
+class NeedsListing(Exception):
+    """A run needs the whole storage of an account in a state that cannot be listed (an
+    earlier block's, read through its tries): the transaction goes to py-evm, which reads
+    each slot as the code reads it."""
+
+
+class _Outcome(NamedTuple):
+    """What one pyrevm run reported (a tuple: one is made per run, on the hot path).
 
     :param output: return data (or revert data).
     :param gas_used: gas after the refund, intrinsic gas included.
@@ -151,15 +170,27 @@ def uses_unsupported_opcode(code: bytes) -> bool:
     return False
 
 
-def _peek_fields(state: WorldState, address: bytes) -> Fields:
-    """The fields of ``address`` without recording a read (for the coinbase)."""
-    raw_balance = state.peek(balance_key(address))
-    raw_nonce = state.peek(nonce_key(address))
+def _log(log: RevmLog) -> Log:
+    topics, data = log.data  # a property that builds the pair anew on each read
+    return Log(bytes.fromhex(log.address[2:]), tuple(topics), bytes(data))
+
+
+def _fields(get: Callable[[bytes], bytes | None], address: bytes) -> Fields:
+    """The fields of ``address`` through ``get`` (a world state's ``get``, which records the
+    reads, or ``peek``): the flat layout's keys directly, on the hot path."""
+    raw_balance = get(BALANCE_PREFIX + address)
+    raw_nonce = get(NONCE_PREFIX + address)
     return (
         int.from_bytes(raw_balance, "little") if raw_balance else 0,
         int.from_bytes(raw_nonce, "big") if raw_nonce else 0,
-        state.peek(code_hash_key(address)) or EMPTY_CODE_HASH,
+        get(CODE_HASH_PREFIX + address) or EMPTY_CODE_HASH,
     )
+
+
+def _listable(state: StateOverlay) -> bool:
+    """Whether the keys of ``state`` can be listed: not so for the state of an earlier block,
+    read through its state root's tries (:class:`HistoricalStorage`: hashed keys, read only)."""
+    return not isinstance(state.base, HistoricalStorage)
 
 
 def _info(balance: int, nonce: int, code_hash: bytes, code: bytes | None = None) -> AccountInfo:
@@ -169,10 +200,6 @@ def _info(balance: int, nonce: int, code_hash: bytes, code: bytes | None = None)
 
 def _hex(address: bytes) -> str:
     return "0x" + address.hex()
-
-
-def _word(value: int) -> bytes | None:
-    return value.to_bytes(32, "big") if value else None
 
 
 def _slot_int(raw: bytes | None) -> int:
@@ -185,11 +212,17 @@ class _Session:
     Every value revm's database holds was put there through :meth:`put_account` or
     :meth:`put_slot`, so the mirror says exactly what revm will read; an account or slot the
     mirror lacks reads as empty in revm too (``EmptyDB``).
+
+    :param base: the storage under the world states the session serves (a chain's), or
+        ``None`` for a session used once.
     """
 
-    def __init__(self, chain_id: int, gas_limit: int, coinbase: bytes) -> None:
+    def __init__(
+        self, chain_id: int, gas_limit: int, coinbase: bytes, base: Storage | None = None
+    ) -> None:
         self.key = (chain_id, gas_limit, coinbase)
         self.coinbase = coinbase
+        self.base = base
         self.evm = EVM(
             env=Env(cfg=CfgEnv(chain_id=chain_id), block=RevmBlockEnv(coinbase=_hex(coinbase))),
             gas_limit=gas_limit,
@@ -199,20 +232,30 @@ class _Session:
         #: Accounts revm's database holds something for that the mirror no longer knows.
         self.forgotten: set[bytes] = set()
         self.slots: dict[bytes, dict[int, int]] = {}
+        #: How many slots the mirror holds (with ``accounts``, bounded by MAX_MIRRORED).
+        self.slot_count = 0
         #: Code hashes whose code revm's database has (accounts can then be put by hash).
         self.codes: set[bytes] = set()
+        #: Accounts revm's database holds with the WASM marker as their code.
+        self.wasm_accounts: set[bytes] = set()
         #: revm loads the coinbase into its journal outside any checkpoint at the first run
         #: (EIP-3651's warm coinbase) and keeps it there: from then on it is updated in place.
         self.coinbase_resident = False
+        #: Whether a run may have changed the resident coinbase outside the journal (a create
+        #: pays it its reward and, if it is the sender, buys the gas so): put it again.
+        self.coinbase_dirty = False
         self.block: BlockEnv | None = None
         self.tx_env_set = False
-        #: The world state the mirror was filled from (a session serves one state object).
-        self.state: WorldState | None = None
         #: Contracts whose storage was looked at for a whole load (see SMALL_STORAGE).
         self.storage_scanned: set[bytes] = set()
         #: Accounts checked for storage without code (EIP-7610), and those that have it.
         self.collision_checked: set[bytes] = set()
         self.storage_only: set[bytes] = set()
+
+    @property
+    def size(self) -> int:
+        """How many accounts and slots the mirror holds."""
+        return len(self.accounts) + self.slot_count
 
     def put_account(
         self, address: bytes, fields: Fields, code: Callable[[], bytes] | bytes | None = None
@@ -244,7 +287,12 @@ class _Session:
         slots = self.slots.get(address)
         if slots is None:
             slots = self.slots[address] = {}
-        elif slots.get(slot, 0) == value:
+        current = slots.get(slot)
+        if current == value:
+            return False
+        if current is None and not value:
+            slots[slot] = 0  # revm's database reads it as zero already
+            self.slot_count += 1
             return False
         evm = self.evm
         if address == self.coinbase and self.coinbase_resident:
@@ -252,10 +300,13 @@ class _Session:
             evm.insert_account_storage(_hex(address), slot, value)
         else:
             # A cold account's slot goes to the database, but pyrevm then loads the account
-            # into the journal (warm): undo that at once.
+            # into the journal (warm): undo that at once. (One checkpoint per slot: a second
+            # slot put while the account is warm would go to the journal, not the database.)
             checkpoint = evm.snapshot()
             evm.insert_account_storage(_hex(address), slot, value)
             evm.revert(checkpoint)
+        if current is None:
+            self.slot_count += 1
         slots[slot] = value
         return True
 
@@ -274,12 +325,18 @@ class _Session:
 class _Reader:
     """The world state as one transaction reads it: each key once, recorded as a read."""
 
-    def __init__(self, state: WorldState, overrides: dict[bytes, Fields]) -> None:
+    def __init__(
+        self, state: WorldState, overrides: dict[bytes, Fields], wasm_codes: dict[bytes, bool]
+    ) -> None:
         self.state = state
         self.overrides = overrides
         self.fields: dict[bytes, Fields] = {}
         self.slots: dict[tuple[bytes, int], int] = {}
-        self.wasm_codes: dict[bytes, bool] = {}
+        #: Whether the code of a code hash is WebAssembly (the backend's: a hash names one
+        #: code forever).
+        self.wasm_codes = wasm_codes
+        #: Accounts brought up to date in revm's database during this transaction.
+        self.loaded: set[bytes] = set()
         #: Accounts shown to revm with a nonce they lack (see RevmBackend._storage_collision).
         self.storage_only: set[bytes] = set()
 
@@ -287,26 +344,22 @@ class _Reader:
         """What revm must see for ``address`` (the state's fields, or an override)."""
         fields = self.overrides.get(address) or self.fields.get(address)
         if fields is None:
-            state = self.state
-            fields = (state.balance(address), state.nonce(address), state.code_hash(address))
-            self.fields[address] = fields
+            fields = self.fields[address] = _fields(self.state.get, address)
         return fields
 
     def state_fields(self, address: bytes) -> Fields:
         """The state's own fields of ``address`` (no override)."""
         fields = self.fields.get(address)
         if fields is None:
-            state = self.state
-            fields = (state.balance(address), state.nonce(address), state.code_hash(address))
-            self.fields[address] = fields
+            fields = self.fields[address] = _fields(self.state.get, address)
         return fields
 
     def slot(self, address: bytes, slot: int) -> int:
         key = (address, slot)
         value = self.slots.get(key)
         if value is None:
-            value = _slot_int(self.state.storage(address, slot.to_bytes(32, "big")))
-            self.slots[key] = value
+            raw = self.state.get(STORAGE_PREFIX + address + slot.to_bytes(32, "big"))
+            value = self.slots[key] = int.from_bytes(raw, "big") if raw else 0
         return value
 
     def code(self, code_hash: bytes) -> bytes:
@@ -315,9 +368,12 @@ class _Reader:
     def is_wasm(self, code_hash: bytes) -> bool:
         if code_hash == EMPTY_CODE_HASH:
             return False
-        known = self.wasm_codes.get(code_hash)
+        cache = self.wasm_codes
+        known = cache.get(code_hash)
         if known is None:
-            known = self.wasm_codes[code_hash] = self.code(code_hash)[:4] == _WASM_MAGIC
+            if len(cache) >= _CODE_CACHE:
+                cache.clear()
+            known = cache[code_hash] = self.code(code_hash)[:4] == _WASM_MAGIC
         return known
 
 
@@ -327,14 +383,19 @@ class RevmBackend(ExecutionBackend):
     def __init__(self, settings: VMSettings, host_functions: Sequence[HostFunction] = ()) -> None:
         self._settings = settings
         self._host_functions = tuple(host_functions)
-        self._sessions: dict[tuple[int, int, bytes], _Session] = {}
+        self._sessions: dict[tuple[int, int, int, bytes], _Session] = {}
         self._dispatcher: Dispatcher | None = None
         self._fallback: ExecutionBackend | None = None
         #: How many runs and re-runs the backend made, and how many went to py-evm (for the
         #: docs' measurements and the tests).
         self.stats = {"transactions": 0, "runs": 0, "pyevm": 0, "full_loads": 0}
         self._unsupported: dict[bytes, bool] = {}
+        self._wasm_codes: dict[bytes, bool] = {}
         self._code_hashes: dict[bytes, bytes] = {}
+        #: The session used last (most transactions in a row use the same one).
+        self._last_session: _Session | None = None
+        #: The last block environment a message call lifted to its gas, and the result.
+        self._lifted: tuple[BlockEnv, int, BlockEnv] | None = None
 
     # -- ExecutionBackend -------------------------------------------------------------------
 
@@ -365,6 +426,7 @@ class RevmBackend(ExecutionBackend):
     def close(self) -> None:
         """Drop the pyrevm sessions."""
         self._sessions.clear()
+        self._last_session = None
         if self._fallback is not None:
             self._fallback.close()
 
@@ -373,24 +435,43 @@ class RevmBackend(ExecutionBackend):
     def _session(
         self, chain_id: int, gas_limit: int, coinbase: bytes, state: WorldState
     ) -> _Session:
-        """The session for this block shape on ``state``; a new one for another state object.
+        """The session for this chain (``state``'s storage) and block shape.
 
-        A block's execution has its own world state, so the mirror lives at most as long as
-        one block (or one ``eth_call``): what others write meanwhile (the kernel's value
-        transfers, WASM contracts) is caught by the check after each run.
+        Sessions outlive world-state objects: a chain's blocks each have their own
+        ``WorldState``, over the same storage, and what the mirror holds stays right across
+        them (the backend wrote it, and it was committed). Whatever changed it meanwhile (the
+        kernel's value transfers, WASM contracts, a block or call that was not committed, a
+        rolled back snapshot) is caught by the check after each run, which reads every key the
+        run touched from the world state. The state of an earlier block gets a session of its
+        own, not kept: it cannot be listed (see :meth:`_listable`) and would only evict the
+        head's session.
         """
-        key = (chain_id, gas_limit, coinbase)
-        session = self._sessions.get(key)
-        if session is None or session.state is not state:
-            if session is None and len(self._sessions) >= MAX_SESSIONS:
-                self._sessions.pop(next(iter(self._sessions)))
-            session = self._sessions[key] = _Session(chain_id, gas_limit, coinbase)
-            session.state = state
+        base = state.base
+        last = self._last_session
+        if (
+            last is not None
+            and last.base is base
+            and last.key == (chain_id, gas_limit, coinbase)
+            and last.size <= MAX_MIRRORED
+        ):
+            return last
+        if not _listable(state):
+            return _Session(chain_id, gas_limit, coinbase)
+        key = (id(base), chain_id, gas_limit, coinbase)
+        sessions = self._sessions
+        session = sessions.pop(key, None)  # re-inserted last: the dict is kept in LRU order
+        if session is None or session.base is not base or session.size > MAX_MIRRORED:
+            if len(sessions) >= MAX_SESSIONS:
+                sessions.pop(next(iter(sessions)))
+            session = _Session(chain_id, gas_limit, coinbase, base)
+        sessions[key] = session
+        self._last_session = session
         return session
 
     @staticmethod
     def _set_block(session: _Session, env: BlockEnv) -> None:
-        if session.block == env:
+        block = session.block
+        if block is env or block == env:
             return
         session.evm.set_block_env(
             RevmBlockEnv(
@@ -437,6 +518,13 @@ class RevmBackend(ExecutionBackend):
         :param code: the code revm must run there, if not the state's (a delegate call's).
         """
         fields = reader.account(address)
+        if (
+            code is None
+            and session.accounts.get(address) == fields
+            and address not in session.storage_only
+        ):
+            reader.loaded.add(address)  # the steady state: nothing to do
+            return False
         if address in session.storage_only and fields[1] == 0 and fields[2] == EMPTY_CODE_HASH:
             fields = reader.overrides[address] = (fields[0], 1, fields[2])
             reader.storage_only.add(address)
@@ -446,9 +534,11 @@ class RevmBackend(ExecutionBackend):
                 return False
             info = _info(fields[0], fields[1], code_hash, _WASM_MARKER)
             session.codes.add(code_hash)
+            session.wasm_accounts.add(address)
             session.evm.insert_account_info(_hex(address), info)
             session.accounts[address] = fields
             return True
+        reader.loaded.add(address)
         return session.put_account(
             address, fields, code if code is not None else lambda: reader.code(code_hash)
         )
@@ -460,7 +550,12 @@ class RevmBackend(ExecutionBackend):
         return fields[2]
 
     def _load_all_storage(self, session: _Session, state: WorldState, address: bytes) -> bool:
-        """Load every slot ``address`` has in the world state (the fallback of a long search)."""
+        """Load every slot ``address`` has in the world state (the fallback of a long search).
+
+        :raises NeedsListing: if the state cannot be listed (an earlier block's).
+        """
+        if not _listable(state):
+            raise NeedsListing(address)
         changed = False
         prefix = storage_prefix(address)
         start = len(prefix)
@@ -475,10 +570,17 @@ class RevmBackend(ExecutionBackend):
         (but no code and no nonce) collides. Such an account is shown to revm with nonce 1,
         which makes revm's own collision check refuse the creation; nothing else reads the
         nonce of an account without code. Checked once per session and account (only a
-        genesis can leave storage without code). Whether the run must be repeated."""
+        genesis can leave storage without code; sessions outlive blocks, so this is seldom),
+        for every account a run touched (a create that failed leaves its target loaded but
+        not created) and those revm loaded in frames that reverted. Whether the run must be
+        repeated.
+
+        The state of an earlier block cannot be listed: there the check is not made (an
+        ``eth_call`` at an old block that creates where a genesis left storage without code
+        succeeds where a transaction would fail; ``docs/evm.md``, "Known differences")."""
         session.collision_checked.add(address)
         fields = reader.account(address)
-        if fields[1] or fields[2] != EMPTY_CODE_HASH:
+        if fields[1] or fields[2] != EMPTY_CODE_HASH or not _listable(reader.state):
             return False  # revm sees that collision itself
         if next(iter(reader.state.iterate_prefix(storage_prefix(address))), None) is None:
             return False
@@ -486,9 +588,16 @@ class RevmBackend(ExecutionBackend):
         return self._load(session, reader, address)
 
     def _scan_storage(self, session: _Session, reader: _Reader, address: bytes) -> bool:
-        """Load the whole storage of a contract that has little (see SMALL_STORAGE)."""
+        """Load the whole storage of a contract that has little (see SMALL_STORAGE).
+
+        Skipped where the state cannot be listed (an earlier block's): the scan only makes
+        slots read inside call frames that reverted right in a run that succeeded, which is
+        what a contract with more than SMALL_STORAGE slots never gets either. (A run that
+        failed needs every slot it read, which its journal forgot: that run goes to py-evm,
+        see :meth:`_load_all_storage`.)
+        """
         session.storage_scanned.add(address)
-        if reader.account(address)[2] == EMPTY_CODE_HASH:
+        if reader.account(address)[2] == EMPTY_CODE_HASH or not _listable(reader.state):
             return False
         prefix = storage_prefix(address)
         start = len(prefix)
@@ -524,24 +633,33 @@ class RevmBackend(ExecutionBackend):
                     changed |= self._scan_storage(session, reader, address)
                     if address not in session.collision_checked:
                         changed |= self._storage_collision(session, reader, address)
+        coinbase, loaded, scanned = session.coinbase, reader.loaded, session.storage_scanned
+        put_slot, read_slot = session.put_slot, reader.slot
+        real_fields = reader.fields
         for address, account in journal.accounts.items():
-            if address != session.coinbase:  # the coinbase is put before every run
+            # The coinbase is put before every run; what was loaded in this transaction is
+            # still what revm's database holds (every run since was reverted).
+            if address not in loaded and address != coinbase:
                 changed |= self._load(session, reader, address)
-            if address not in session.storage_scanned and not account.created:
+            created = account.created
+            if not created and address not in scanned:
                 changed |= self._scan_storage(session, reader, address)
-            if reader.is_wasm(self._real_code_hash(reader, address)) and (
-                address != exempt_wasm or address in journal.callees
-            ):
+            fields = real_fields.get(address) or reader.account(address)
+            if reader.is_wasm(fields[2]) and (address != exempt_wasm or address in journal.callees):
                 raise WasmTouched(address)
             if address not in session.collision_checked:
                 changed |= self._storage_collision(session, reader, address)
-            if account.created:
+            if created:
                 continue  # a created account reads zeroes, not the database
             if full and address not in loaded_fully:
                 loaded_fully.add(address)
                 changed |= self._load_all_storage(session, reader.state, address)
-            for slot in account.storage:
-                changed |= session.put_slot(address, slot, reader.slot(address, slot))
+            # What revm read first is what its database held: a slot is stale where the world
+            # state's value differs from it.
+            for slot, (original, _present) in account.storage.items():
+                value = read_slot(address, slot)
+                if value != original:
+                    changed |= put_slot(address, slot, value)
         return changed
 
     # -- running ----------------------------------------------------------------------------
@@ -561,9 +679,11 @@ class RevmBackend(ExecutionBackend):
         """One run inside a revm checkpoint, reverted before returning."""
         evm = session.evm
         self.stats["runs"] += 1
-        # A create's reward, and a sender that is the coinbase, alter the resident coinbase
-        # outside the journal (see _Session): put it again before every run.
-        session.forget(session.coinbase)
+        if session.coinbase_dirty:
+            # A create's reward, and a create's sender that is the coinbase, alter the
+            # resident coinbase outside the journal (see _Session): put it again.
+            session.forget(session.coinbase)
+            session.coinbase_dirty = False
         self._load(session, reader, session.coinbase)
         # A journal checkpoint to revert to, whose depth is given back at once: revm counts
         # the call depth (1024 at most) from the journal's, so the run must start at 0.
@@ -578,6 +698,8 @@ class RevmBackend(ExecutionBackend):
             evm.snapshot()
             evm.revert(checkpoint)
             session.coinbase_resident = True
+            if to is None:
+                session.coinbase_dirty = True
         return outcome, journal
 
     @staticmethod
@@ -623,10 +745,7 @@ class RevmBackend(ExecutionBackend):
         result = evm.result
         if result is None:
             raise RevmError("pyrevm returned without a result")
-        logs = tuple(
-            Log(bytes.fromhex(log.address[2:]), tuple(log.data[0]), bytes(log.data[1]))
-            for log in result.logs
-        )
+        logs = tuple(_log(log) for log in result.logs) if result.logs else ()
         return _Outcome(
             output=output,
             gas_used=result.gas_used,
@@ -652,6 +771,10 @@ class RevmBackend(ExecutionBackend):
             # A failed run reverted its reads out of the journal: what it read is unknown, so
             # the whole storage of every contract it touched is loaded (only on failure).
             full = round_number >= MAX_ROUNDS or outcome.error is not None
+            if outcome.error is not None and session().wasm_accounts - {exempt_wasm}:
+                # A failed run may have called a WASM account in a frame that reverted (its
+                # journal then forgets it): where revm's database holds any, py-evm decides.
+                raise WasmTouched(next(iter(session().wasm_accounts)))
             if full and not loaded_fully:
                 self.stats["full_loads"] += 1
             if not self._check(session(), reader, journal, full, loaded_fully, exempt_wasm):
@@ -669,6 +792,8 @@ class RevmBackend(ExecutionBackend):
         journal: Journal,
         adjust: dict[bytes, int],
         keep_code: frozenset[bytes] = frozenset(),
+        *,
+        mirror: bool = True,
     ) -> None:
         """Write what the run changed to the world state and into revm's database.
 
@@ -680,44 +805,67 @@ class RevmBackend(ExecutionBackend):
             revm did not touch, or the coinbase seen without a recorded read, is credited.
         :param keep_code: accounts whose code revm was shown otherwise (a WASM caller, a
             delegate call's code): their code is not written.
+        :param mirror: whether revm's database takes the new values too. Not for a
+            simulation (``eth_call``), whose changes are dropped: revm's database (and the
+            mirror) then keep the values the world state will still hold afterwards.
         """
         state = reader.state
         credited = dict(adjust)
+        coinbase, read_fields, mirrored = session.coinbase, reader.fields, session.accounts
         for address, account in journal.accounts.items():
-            if address == session.coinbase and address not in reader.fields:
+            flags = account.flags
+            if address == coinbase and address not in read_fields:
                 continue  # seen through peek: paid by a credit below
-            if not account.touched and address not in adjust:
+            if "Touched" not in flags and address not in adjust:
                 continue
             credited.pop(address, None)
-            before = reader.state_fields(address)
-            if account.destroyed:
+            before = read_fields.get(address) or reader.state_fields(address)
+            created = "Created" in flags
+            if created or "SelfDestructed" in flags:
+                # Whatever the account had is gone (and EIP-7610's check starts again).
                 self._wipe(state, address)
-                session.clear_slots(address)
-                self._set_fields(state, address, before, (0, 0, EMPTY_CODE_HASH), None)
-                session.put_account(address, (0, 0, EMPTY_CODE_HASH))
-                continue
+                session.storage_only.discard(address)
+                session.collision_checked.discard(address)
+                if mirror:
+                    session.clear_slots(address)
+                if "SelfDestructed" in flags:
+                    self._set_fields(state, address, before, _EMPTY, None)
+                    if mirror:
+                        session.put_account(address, _EMPTY)
+                    continue
             code_hash = before[2] if address in keep_code else account.code_hash
             nonce = account.nonce - (address in reader.storage_only)
             after = (account.balance + adjust.get(address, 0), nonce, code_hash)
-            code = account.code if account.created else None
-            if account.created:
-                self._wipe(state, address)
-                session.clear_slots(address)
-            self._set_fields(state, address, before, after, code)
-            if code_hash == EMPTY_CODE_HASH or code_hash in session.codes or code:
+            code = account.code if created else None
+            if after != before:
+                self._set_fields(state, address, before, after, code)
+            if not mirror or mirrored.get(address) == after:
+                pass
+            elif code_hash == EMPTY_CODE_HASH or code_hash in session.codes or code:
                 session.put_account(address, after, code or b"")
             else:
                 session.forget(address)
-            for slot, (original, present) in account.storage.items():
-                if present != original or account.created:
-                    state.set_storage(address, slot.to_bytes(32, "big"), _word(present))
-                    session.put_slot(address, slot, present)
+            storage = account.storage
+            if storage:
+                prefix = STORAGE_PREFIX + address
+                for slot, (original, present) in storage.items():
+                    if present != original or created:
+                        key = prefix + slot.to_bytes(32, "big")
+                        if present:
+                            state.set(key, present.to_bytes(32, "big"))
+                        else:
+                            state.delete(key)
+                        if mirror:
+                            session.put_slot(address, slot, present)
         for address, amount in credited.items():
+            if not amount:
+                continue
             if amount > 0:
                 state.credit(address, amount)
-            elif amount < 0:
+            else:
                 state.debit(address, -amount)
-            session.forget(address)
+            if mirror:
+                session.forget(address)
 
     @staticmethod
     def _set_fields(
@@ -732,8 +880,19 @@ class RevmBackend(ExecutionBackend):
 
     @staticmethod
     def _wipe(state: WorldState, address: bytes) -> None:
-        """Delete every storage slot of ``address`` (a destroyed or re-created account)."""
-        for key, _value in list(state.iterate_prefix(storage_prefix(address))):
+        """Delete every storage slot of ``address`` (a destroyed or re-created account).
+
+        In a state that cannot be listed (an earlier block's) only the slots written since it
+        was opened are deleted: a contract created there had no storage before (else EIP-7610
+        refuses the creation), and one destroyed there (Cancun: only in the transaction that
+        created it) has none but what was written since.
+        """
+        if _listable(state):
+            keys = [key for key, _value in state.iterate_prefix(storage_prefix(address))]
+        else:
+            prefix = storage_prefix(address)
+            keys = [key for key in state.changes() if key.startswith(prefix)]
+        for key in keys:
             state.delete(key)
 
     # -- transactions -----------------------------------------------------------------------
@@ -754,8 +913,15 @@ class RevmBackend(ExecutionBackend):
         refund and the coinbase's tip are paid after the run. A create runs with ``deploy``
         (a whole transaction, but with a base fee of 0): the coinbase is paid the tip, not
         the whole price. With ``simulate`` the gas price is 0: nothing is bought or paid.
+
+        A simulation may ask for more gas than the block has (``eth_call`` without a gas
+        field runs with the node's RPC gas cap): geth allows it, and so does this engine,
+        by showing revm a block gas limit of ``max(tx.gas, env.gas_limit)``, which is what
+        ``GASLIMIT`` then reads (geth's reads the block's; ``docs/evm.md``, "Gas").
         """
         self.stats["transactions"] += 1
+        if simulate and tx.gas > env.gas_limit:
+            env = self._lift(env, tx.gas)
         if tx.access_list:
             # revm preloads access-list accounts outside any checkpoint, where they would stay
             # warm (and their slots stale) for later transactions: a session of their own.
@@ -786,7 +952,7 @@ class RevmBackend(ExecutionBackend):
             else:  # documented: BALANCE(sender) then reads the balance before the purchase
                 view = (balance, nonce + 1, sender_hash)
                 correction = -bought
-        reader = _Reader(state, {sender: view})
+        reader = _Reader(state, {sender: view}, self._wasm_codes)
         reader.fields[sender] = sender_fields
         coinbase = env.coinbase
         named = {sender, *(a for a, _k in tx.access_list)}
@@ -795,13 +961,12 @@ class RevmBackend(ExecutionBackend):
         if coinbase not in named:
             # Read without recording the read: every transaction pays the coinbase, and a
             # recorded read would make them all conflict (parallel schedulers).
-            reader.overrides[coinbase] = _peek_fields(state, coinbase)
+            reader.overrides[coinbase] = _fields(state.peek, coinbase)
         current = [session]
 
         def fresh() -> _Session:
             """A new session holding everything this transaction has read so far."""
             new = _Session(env.chain_id, env.gas_limit, env.coinbase)
-            new.state = state
             self._set_block(new, env)
             self._set_tx(new, tx)
             for address in {*reader.fields, *reader.overrides}:
@@ -830,7 +995,7 @@ class RevmBackend(ExecutionBackend):
 
             outcome, journal = self._converge(lambda: current[0], reader, run)
             session = current[0]
-        except WasmTouched:
+        except (WasmTouched, NeedsListing):
             return self._to_pyevm(tx, sender, state, env, simulate)
         if self._needs_pyevm(reader, journal, tx.data if create else b""):
             return self._to_pyevm(tx, sender, state, env, simulate)
@@ -849,7 +1014,7 @@ class RevmBackend(ExecutionBackend):
             tip = gas_used * (price - env.base_fee) - revm_reward
             adjust[coinbase] = adjust.get(coinbase, 0) + tip
         self._settle_coinbase(session, reader, journal, adjust)
-        self._write_back(session, reader, journal, adjust)
+        self._write_back(session, reader, journal, adjust, mirror=not simulate)
         return TransactionResult(
             return_data=outcome.output,
             logs=outcome.logs if outcome.error is None else (),
@@ -913,19 +1078,15 @@ class RevmBackend(ExecutionBackend):
         zeros = input.count(0)
         # message_call charges a transaction's intrinsic gas: give it on top, take it off after.
         intrinsic = _TX_GAS + 4 * zeros + 16 * (len(input) - zeros)
-        block_gas = env.gas_limit if env is not None else _DEFAULT_GAS_LIMIT
-        gas_limit = max(block_gas, context.gas_limit + intrinsic)
-        chain_id = env.chain_id if env is not None else 1
-        coinbase = env.coinbase if env is not None else _ZERO_ADDRESS
-        block = (
-            attrs.evolve(env, gas_limit=gas_limit)
-            if env is not None
-            else BlockEnv(
-                chain_id=chain_id, number=context.block_number, timestamp=context.timestamp,
-                coinbase=coinbase, gas_limit=gas_limit,
-            )
-        )  # fmt: skip
-        session = self._session(chain_id, gas_limit, coinbase, state)
+        if env is None:
+            gas_limit = max(_DEFAULT_GAS_LIMIT, context.gas_limit + intrinsic)
+            block = BlockEnv(
+                chain_id=1, number=context.block_number, timestamp=context.timestamp,
+                coinbase=_ZERO_ADDRESS, gas_limit=gas_limit,
+            )  # fmt: skip
+        else:
+            block = self._lift(env, context.gas_limit + intrinsic)
+        session = self._session(block.chain_id, block.gas_limit, block.coinbase, state)
         self._set_block(session, block)
         self._set_tx(session, None)
         state.snapshot()
@@ -950,7 +1111,7 @@ class RevmBackend(ExecutionBackend):
         intrinsic: int,
     ) -> ExecutionResult:
         address, caller, value = context.address, context.caller, context.value
-        reader = _Reader(state, {})
+        reader = _Reader(state, {}, self._wasm_codes)
         caller_fields = reader.state_fields(caller)
         callee_fields = reader.state_fields(address)
         # The value has moved; undo that in revm's view so that revm moves it itself and
@@ -962,7 +1123,7 @@ class RevmBackend(ExecutionBackend):
         reader.overrides[address] = (callee_fields[0] - shown, callee_fields[1], code_hash)
         coinbase = session.coinbase
         if coinbase not in (caller, address):
-            reader.overrides[coinbase] = _peek_fields(state, coinbase)
+            reader.overrides[coinbase] = _fields(state.peek, coinbase)
         caller_is_wasm = reader.is_wasm(caller_fields[2])
         try:
             self._load(session, reader, caller)
@@ -977,7 +1138,7 @@ class RevmBackend(ExecutionBackend):
             outcome, journal = self._converge(
                 lambda: session, reader, run, exempt_wasm=caller if caller_is_wasm else None
             )
-        except WasmTouched:
+        except (WasmTouched, NeedsListing):
             session.forget(caller)
             session.forget(address)
             fallback = self._pyevm()
@@ -988,9 +1149,8 @@ class RevmBackend(ExecutionBackend):
                 )
             self.stats["pyevm"] += 1
             return fallback.execute(code, state, context, input=input)
-        # revm saw altered fields for these two: the next use puts them again.
-        session.forget(caller)
-        session.forget(address)
+        # (revm's database holds the fields revm was shown for these two, and the mirror says
+        # so: the next use puts the state's own fields again where they differ.)
         if self._needs_pyevm(reader, journal, b""):
             fallback = self._pyevm()
             assert fallback is not None
@@ -1011,6 +1171,18 @@ class RevmBackend(ExecutionBackend):
             self._settle_coinbase(session, reader, journal, adjust)
         self._write_back(session, reader, journal, adjust, keep_code=frozenset({caller, address}))
         return ExecutionResult(return_data=outcome.output, logs=outcome.logs, gas_used=spent)
+
+    def _lift(self, env: BlockEnv, gas: int) -> BlockEnv:
+        """``env`` with a gas limit of at least ``gas`` (the last answer is kept: a block's
+        calls all ask the same)."""
+        if env.gas_limit >= gas:
+            return env
+        last = self._lifted
+        if last is not None and last[0] is env and last[1] == gas:
+            return last[2]
+        lifted = attrs.evolve(env, gas_limit=gas)
+        self._lifted = (env, gas, lifted)
+        return lifted
 
     def _code_hash(self, code: bytes) -> bytes:
         """``keccak256(code)``, remembered (a call from another engine passes the code)."""
