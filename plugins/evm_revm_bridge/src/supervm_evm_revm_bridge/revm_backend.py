@@ -760,10 +760,13 @@ class RevmBackend(ExecutionBackend):
         reader: _Reader,
         run: Callable[[], tuple[_Outcome, Journal]],
         exempt_wasm: bytes | None = None,
+        *,
+        failures_to_pyevm: bool = True,
     ) -> tuple[_Outcome, Journal]:
         """Run until every account and slot revm touched held the world state's value.
 
         :param session: the session the last run used.
+        :param failures_to_pyevm: hand a failed transaction on a lasting session to py-evm.
         """
         loaded_fully: set[bytes] = set()
         for round_number in range(MAX_ROUNDS_TOTAL):
@@ -771,10 +774,13 @@ class RevmBackend(ExecutionBackend):
             # A failed run reverted its reads out of the journal: what it read is unknown, so
             # the whole storage of every contract it touched is loaded (only on failure).
             full = round_number >= MAX_ROUNDS or outcome.error is not None
-            if outcome.error is not None and session().wasm_accounts - {exempt_wasm}:
-                # A failed run may have called a WASM account in a frame that reverted (its
-                # journal then forgets it): where revm's database holds any, py-evm decides.
-                raise WasmTouched(next(iter(session().wasm_accounts)))
+            if failures_to_pyevm and outcome.error is not None and session().base is not None:
+                # A failed run reverted its reads out of the journal, so the check below cannot
+                # tell whether a value revm's lasting database held from earlier transactions
+                # was stale (written meanwhile by another engine), nor whether a reverted
+                # frame called a WASM account: py-evm, which reads the world state itself,
+                # decides the transaction. Failures are the exception on a chain.
+                raise NeedsListing
             if full and not loaded_fully:
                 self.stats["full_loads"] += 1
             if not self._check(session(), reader, journal, full, loaded_fully, exempt_wasm):
@@ -1136,7 +1142,11 @@ class RevmBackend(ExecutionBackend):
                 )  # fmt: skip
 
             outcome, journal = self._converge(
-                lambda: session, reader, run, exempt_wasm=caller if caller_is_wasm else None
+                lambda: session,
+                reader,
+                run,
+                exempt_wasm=caller if caller_is_wasm else None,
+                failures_to_pyevm=False,  # a message call: its failure is its caller's to see
             )
         except (WasmTouched, NeedsListing):
             session.forget(caller)
