@@ -25,7 +25,7 @@ CONFORMANCE = Path(__file__).resolve().parents[4] / "shared" / "conformance" / "
 SUITE = CONFORMANCE / "BlockchainTests"
 #: Seconds one test may take (the slowest pyrevm test takes a few seconds; py-evm's largest
 #: finishing test, loopMul_d2 with 544 million gas, about 190 s of CPU).
-TIME_BOUND = 240
+TIME_BOUND = 300
 
 
 class _OverTime(BaseException):
