@@ -80,6 +80,7 @@ def _check_address(_instance: object, attribute: attrs.Attribute[bytes], value: 
         raise ValueError(f"{attribute.name} must be {ADDRESS_SIZE} bytes, got {len(value)}")
 
 
+@positional_pickle
 @attrs.frozen
 class BlockEnv:
     """What a transaction, and every call it makes, sees of the block it runs in.
