@@ -1,6 +1,7 @@
 """New blocks and pending transactions as they happen, for subscriptions and filters.
 
-The block producer (or an importer) publishes each block once it is committed; the pool
+The block producer (or an importer) publishes each block once it is committed, and with the
+first block of a reorg's new branch the blocks the reorg removed; the pool
 publishes each transaction it accepts. Listeners are plain callables called in the event loop's
 thread, in the order they were added; one that raises is logged and removed, so a broken
 subscriber cannot stop the chain. Publishing from another thread goes through
@@ -26,10 +27,23 @@ T = TypeVar("T")
 
 @attrs.frozen
 class NewBlock:
-    """A block that became the head, with its receipts (in transaction order)."""
+    """A block that became canonical, with its receipts (in transaction order).
+
+    When the head moves by several blocks (a sync, a reorg) each block now canonical is
+    published, lowest first. When a reorg took blocks off the canonical chain, the first
+    block published for it carries them in ``removed`` and the others carry none: listeners
+    that follow logs report those blocks' logs as removed (``"removed": true``) before the new
+    branch's, as geth does.
+
+    :param block: the block.
+    :param receipts: its receipts.
+    :param removed: the blocks the reorg took off the canonical chain, highest first (the old
+        head first), each with its receipts; empty unless a reorg.
+    """
 
     block: Block
     receipts: tuple[Receipt, ...]
+    removed: tuple[NewBlock, ...] = ()
 
 
 class _Listeners(Generic[T]):

@@ -206,7 +206,8 @@ def follow_head_change(
     The pool drops what the new blocks include and takes back, as remote transactions, those
     of blocks a reorg removed that the new branch does not hold (geth does the same); the
     listeners hear of every block now canonical, lowest first, so ``newHeads`` subscribers
-    see the new branch.
+    see the new branch, and the first of them carries the blocks the reorg removed (highest
+    first, with their receipts), so log subscribers see those logs removed first.
     """
     if pool is not None:
         state = node.state()
@@ -220,8 +221,9 @@ def follow_head_change(
                 # Refused: no longer valid on the new branch (its nonce was used there).
                 with contextlib.suppress(PoolRejected):
                     pool.submit(tx, local=False)
-    for item in change.added:
-        events.publish_block(NewBlock(item.block, item.receipts))
+    removed = tuple(NewBlock(item.block, item.receipts) for item in reversed(change.removed))
+    for index, item in enumerate(change.added):
+        events.publish_block(NewBlock(item.block, item.receipts, removed if index == 0 else ()))
 
 
 async def _interrupted(event: asyncio.Event, seconds: float) -> bool:

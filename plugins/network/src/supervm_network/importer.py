@@ -4,7 +4,9 @@ Every block goes through the chain core's importer (re-execution, roots, receipt
 checked) in the node's one writer thread (:meth:`~supervm.node.access.NodeChain.write`), a
 range of blocks in one call. Afterwards, in the event loop, the pool drops what the blocks
 included and the node's listeners (subscriptions, filters, the block announcer) hear of each
-new head, as they do for a block the node sealed.
+new head, as they do for a block the node sealed; after a reorg the first block of the new
+branch carries the blocks it removed (:attr:`~supervm.node.events.NewBlock.removed`), so log
+filters report their logs removed.
 
 Where a block may go depends on what the chain core can do. A chain whose ``insert_block``
 takes a block whose parent is any stored block (and moves the head by the engine's fork
@@ -76,8 +78,8 @@ class Imported:
     #: The blocks that became canonical with it, lowest first (itself when it extends the
     #: head; several after a reorg; none for a side block).
     added: tuple[tuple[Block, tuple[Receipt, ...]], ...]
-    #: The blocks taken off the canonical chain by a reorg, lowest first.
-    removed: tuple[Block, ...] = ()
+    #: The blocks taken off the canonical chain by a reorg, lowest first, with their receipts.
+    removed: tuple[tuple[Block, tuple[Receipt, ...]], ...] = ()
 
 
 @attrs.frozen
@@ -141,7 +143,7 @@ def _outcome(block: Block, outcome: Any) -> Imported:
     if change is None:
         return Imported(block, tuple(outcome.receipts), ())
     added = tuple((c.block, tuple(c.receipts)) for c in change.added)
-    removed = tuple(c.block for c in change.removed)
+    removed = tuple((c.block, tuple(c.receipts)) for c in change.removed)
     return Imported(block, tuple(outcome.receipts), added, removed)
 
 
@@ -191,13 +193,16 @@ class BlockImporter:
         pool = self.stash.get(POOL)
         state = self.node.state()
         for item in imported:
-            for block in item.removed:
+            for block, _receipts in item.removed:
                 self._resubmit(block)
-            for block, receipts in item.added:
+            # The first block of the new branch carries what the reorg removed, highest first:
+            # log filters report those logs removed before the new branch's.
+            removed = tuple(NewBlock(b, r) for b, r in reversed(item.removed))
+            for index, (block, receipts) in enumerate(item.added):
                 self.from_network.add(block.hash)
                 if pool is not None:
                     pool.block_added(block, state)
-                self.events.publish_block(NewBlock(block, receipts))
+                self.events.publish_block(NewBlock(block, receipts, removed if index == 0 else ()))
                 self.metrics.inc("p2p_blocks_imported_total")
         head = self.node.head
         self.metrics.set("chain_head_block", head.number)

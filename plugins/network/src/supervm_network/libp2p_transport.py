@@ -25,6 +25,14 @@ py-libp2p 0.8.1's defaults do not suit a chain, and this module is where they ar
   new sequence number, is handled and relayed once.
 - **Validation** happens in the node's event loop (the gossip handlers), through an
   asynchronous topic validator; a message is relayed only if its handler says so.
+- **Writes** to a peer's gossip stream are one at a time (:meth:`_Pubsub.write_msg`):
+  py-libp2p writes from the peer's sending loop and, when the peer subscribes, from replay
+  tasks of its own, and a message larger than a yamux frame (64 KiB) or than the stream's send
+  window goes out in several frames, so two writers interleaved their frames and the peer read
+  garbage.
+- **Reading** a peer's gossip stream fails alone (:meth:`_Pubsub.stream_handler`): py-libp2p
+  let the protobuf error of an RPC that does not parse escape, and with it the host's nursery,
+  so one malformed message (or the interleaving above) stopped the node's whole network.
 
 The subscription channels (32 messages) are drained as they fill: handling happens in the
 validator, so nothing is lost there.
@@ -39,6 +47,7 @@ import functools
 import hashlib
 import logging
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -142,7 +151,8 @@ class _Queues(dict[ID, Any]):
 
 
 class _Pubsub(Pubsub):
-    """Pubsub with outbound queues sized for a chain (see the module docstring)."""
+    """Pubsub with outbound queues sized for a chain, writes to a stream one at a time, and a
+    stream that does not parse dropped alone (see the module docstring)."""
 
     def __init__(self, host: IHost, router: _GossipSub) -> None:
         super().__init__(
@@ -155,6 +165,29 @@ class _Pubsub(Pubsub):
             max_inbound_rpc_size=MAX_MESSAGE_BYTES,
         )
         self.peer_queues = _Queues()
+        self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        """Write ``rpc_msg`` once no other write to ``stream`` is under way."""
+        lock = self._write_locks.get(stream)
+        if lock is None:
+            lock = self._write_locks[stream] = trio.Lock()
+        async with lock:
+            written: bool = await super().write_msg(stream, rpc_msg)
+            return written
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        """Read a peer's gossip stream; whatever ends it ends that stream only."""
+        peer_id = stream.muxed_conn.peer_id
+        try:
+            await self.continuously_read_stream(stream)
+        except Exception as exc:
+            log.debug("gossip stream from %s dropped: %s", peer_id, _describe(exc))
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            self._handle_dead_peer(peer_id)
 
 
 class _Notifee(INotifee):

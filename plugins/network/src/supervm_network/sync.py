@@ -18,10 +18,18 @@ is above its own it syncs from the highest such peer, a window at a time:
    re-executes each and checks its roots.
 
 A peer whose answers do not decode, do not link, carry bad seals or fail to import is charged
-for it and another peer is tried; one that does not answer in time too. The sync asks the peer
-again for its status after each window, so a node joining a network that keeps producing
-blocks catches up and then follows by gossip. A node that was offline catches up the same way.
-Progress (the head it started from, the highest head seen) is what ``eth_syncing`` reports.
+for it and another peer is tried; one that does not answer in time (:attr:`Syncer.request_timeout`)
+too. A peer a sync failed on **rests**: it is not synced from again for :data:`FIRST_REST`
+seconds, doubling at each further failure up to :data:`MAX_REST`, and its claimed head does
+not count as the highest; a window imported from it ends the rest. Without that, a peer that
+claims a head far ahead and then stalls would hold every sync up by a timeout at each of its
+status answers. The sync asks the peer again for its status after each window, so a node
+joining a network that keeps producing blocks catches up and then follows by gossip. A node
+that was offline catches up the same way. Progress (the head it started from, the highest head
+seen) is what ``eth_syncing`` reports.
+
+Status polls run per peer, each bounded by :attr:`Syncer.status_timeout`, and a peer whose poll
+is still out is not asked again: a peer that never answers holds up nobody else's status.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, NoReturn
 
 import attrs
@@ -40,7 +48,7 @@ from supervm.node.access import NodeChain
 from . import codec
 from .codec import Kind, MessageError, RemoteError, Request, Status
 from .importer import BlockImporter, takes_side_chains
-from .network import InvalidMessage, Network
+from .network import STATUS_TIMEOUT, InvalidMessage, Network
 from .scoring import Offence
 from .transport import SYNC_PROTOCOL, TransportError
 
@@ -50,6 +58,10 @@ log = logging.getLogger("supervm.network.sync")
 STATUS_INTERVAL: Final = 5.0
 #: Seconds a range request may take.
 REQUEST_TIMEOUT: Final = 20.0
+#: Seconds a peer that failed a sync is not synced from again (doubling at each failure).
+FIRST_REST: Final = 30.0
+#: The longest rest (a ban's length).
+MAX_REST: Final = 600.0
 #: Blocks asked for in one window.
 WINDOW: Final = 64
 
@@ -89,15 +101,35 @@ class Syncer:
     :param network: peers, scores and requests.
     :param node: the chain.
     :param importer: imports fetched blocks.
+    :param request_timeout: seconds a headers or blocks request may take.
+    :param status_timeout: seconds a status request may take.
+    :param clock: seconds, monotonic (a parameter for tests).
     """
 
-    def __init__(self, network: Network, node: NodeChain, importer: BlockImporter) -> None:
+    def __init__(
+        self,
+        network: Network,
+        node: NodeChain,
+        importer: BlockImporter,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT,
+        status_timeout: float = STATUS_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.network = network
         self.node = node
         self.importer = importer
+        self.request_timeout = request_timeout
+        self.status_timeout = status_timeout
+        self.clock = clock
         self.progress = Progress()
         #: The highest block number each peer is known to have.
         self.heads: dict[str, int] = {}
+        #: Peers a sync failed on: until when they rest, and how many times in a row it failed.
+        self._rest_until: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+        #: Peers whose status poll is still out.
+        self._polling: set[str] = set()
         self._wake = asyncio.Event()
         network.on_status = self.note_status
 
@@ -152,19 +184,44 @@ class Syncer:
         self.note_head(peer_id, status.head_number)
 
     def note_head(self, peer_id: str, number: int) -> None:
-        """``peer_id`` has a block ``number``; sync if that is above the head."""
+        """``peer_id`` has a block ``number``; sync if that is above the head (and the peer is
+        not resting)."""
         if number > self.heads.get(peer_id, -1):
             self.heads[peer_id] = number
+        if self.resting(peer_id):
+            return
         if number > self.progress.highest_block:
             self.progress.highest_block = number
             self.network.metrics.set("p2p_sync_highest_block", number)
         if number > self.node.head.number:
             self._wake.set()
 
+    def resting(self, peer_id: str) -> bool:
+        """Whether a sync failed on ``peer_id`` recently enough that it is not synced from."""
+        until = self._rest_until.get(peer_id)
+        if until is None:
+            return False
+        if self.clock() >= until:
+            del self._rest_until[peer_id]
+            return False
+        return True
+
+    def _rest(self, peer_id: str) -> float:
+        """A sync failed on ``peer_id``: let it rest; return for how long."""
+        failures = self._failures[peer_id] = self._failures.get(peer_id, 0) + 1
+        seconds: float = min(MAX_REST, FIRST_REST * 2.0 ** (failures - 1))
+        self._rest_until[peer_id] = self.clock() + seconds
+        return seconds
+
+    def _rested(self, peer_id: str) -> None:
+        """A window came from ``peer_id``: it is a good source again."""
+        self._failures.pop(peer_id, None)
+        self._rest_until.pop(peer_id, None)
+
     def _best_peer(self, exclude: set[str]) -> tuple[str, int] | None:
         best: tuple[str, int] | None = None
         for peer_id, number in self.heads.items():
-            if peer_id not in self.network.peers or peer_id in exclude:
+            if peer_id not in self.network.peers or peer_id in exclude or self.resting(peer_id):
                 continue
             if best is None or number > best[1]:
                 best = (peer_id, number)
@@ -174,22 +231,39 @@ class Syncer:
         """Ask every peer for its status every :data:`STATUS_INTERVAL` seconds."""
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
-            await asyncio.gather(*(self._poll(p) for p in list(self.network.peers)))
-            for peer_id in list(self.heads):
-                if peer_id not in self.network.peers:
-                    del self.heads[peer_id]
+            self.poll_all()
+
+    def poll_all(self) -> None:
+        """Start a status poll of every peer that has none out, and forget the heads of
+        peers that are gone. Returns at once: each poll is a task of its own, so a peer that
+        does not answer holds up no other peer's poll."""
+        for peer_id in list(self.network.peers):
+            if peer_id in self._polling:
+                continue
+            self._polling.add(peer_id)
+            self.network.context.spawn(self._poll(peer_id), name=f"network-poll-{peer_id[-6:]}")
+        for peer_id in list(self.heads):
+            if peer_id not in self.network.peers:
+                del self.heads[peer_id]
+        for peer_id in list(self._rest_until):
+            self.resting(peer_id)  # drops the rests that are over
+        for peer_id in list(self._failures):
+            if peer_id not in self._rest_until and peer_id not in self.network.peers:
+                del self._failures[peer_id]
 
     async def _poll(self, peer_id: str) -> None:
         try:
             status = await self._status(peer_id)
         except SyncError:
             return
+        finally:
+            self._polling.discard(peer_id)
         self.network.note_status(peer_id, status)
 
     async def _status(self, peer_id: str) -> Status:
         try:
             raw = await self.network.request(
-                peer_id, SYNC_PROTOCOL, codec.encode_request(Kind.STATUS), REQUEST_TIMEOUT
+                peer_id, SYNC_PROTOCOL, codec.encode_request(Kind.STATUS), self.status_timeout
             )
             return codec.decode_status(raw)
         except (TransportError, RemoteError) as exc:
@@ -223,7 +297,21 @@ class Syncer:
                 try:
                     await self._follow(peer_id)
                 except SyncError as exc:
-                    log.info("sync from %s stopped: %s", peer_id, exc)
+                    rest = self._rest(peer_id)
+                    log.info(
+                        "sync from %s stopped: %s; not synced from for %.0f s",
+                        peer_id,
+                        exc,
+                        rest,
+                        extra={
+                            "fields": {
+                                "event": "sync_peer_failed",
+                                "peer": peer_id,
+                                "reason": str(exc),
+                                "rest_seconds": rest,
+                            }
+                        },
+                    )
                     failed.add(peer_id)
         finally:
             if started:
@@ -231,7 +319,11 @@ class Syncer:
 
     def _begin(self) -> None:
         head = self.node.head.number
-        self.progress = Progress(True, head, max(self.progress.highest_block, head))
+        # The heads of peers that are not resting: a resting one's claim is not believed.
+        claimed = [
+            n for p, n in self.heads.items() if p in self.network.peers and not self.resting(p)
+        ]
+        self.progress = Progress(True, head, max([head, *claimed]))
         metrics = self.network.metrics
         metrics.set("p2p_syncing", 1)
         metrics.set("p2p_sync_starting_block", head)
@@ -272,7 +364,10 @@ class Syncer:
             started = time.perf_counter()
             count = await self._window(peer_id, head, min(WINDOW, target - head.number))
             if count == 0:
+                if self.node.head.hash != head.hash:
+                    continue  # gossip brought the same blocks meanwhile: no fault of the peer
                 raise SyncError(f"it has no blocks above {head.number} after all")
+            self._rested(peer_id)
             log.debug(
                 "synced %d blocks from %s in %.0f ms",
                 count,
@@ -386,7 +481,10 @@ class Syncer:
     async def _ask(self, peer_id: str, kind: Kind, start: int, count: int) -> bytes:
         try:
             return await self.network.request(
-                peer_id, SYNC_PROTOCOL, codec.encode_request(kind, start, count), REQUEST_TIMEOUT
+                peer_id,
+                SYNC_PROTOCOL,
+                codec.encode_request(kind, start, count),
+                self.request_timeout,
             )
         except TransportError as exc:
             raise SyncError(str(exc)) from None

@@ -3,7 +3,10 @@
 
 Both are fed by the node's :class:`~supervm.node.events.ChainEvents`: each new block and each
 pending transaction is offered to every filter and subscription when it happens, so a filter's
-first poll returns only what happened after it was made, as the execution API says. A filter
+first poll returns only what happened after it was made, as the execution API says. After a
+reorg, log filters and ``logs`` subscriptions get the matching logs of the blocks it took off
+the chain first, lowest block first and each with ``"removed": true``, then the new branch's
+(geth sends them the same way); block filters and ``newHeads`` get the new branch's blocks. A filter
 keeps at most :data:`MAX_FILTER_ITEMS` undelivered items (the oldest are dropped beyond that)
 and is removed after :attr:`FilterManager.timeout` seconds without a poll (geth: 5 minutes).
 """
@@ -152,6 +155,32 @@ def matching_logs(
     return [j for item, j in zip(raw, shaped, strict=True) if criteria.matches(item)]
 
 
+def _in_range(number: int, low: int | None, high: int | None) -> bool:
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def head_logs(
+    new: NewBlock, criteria: LogCriteria, low: int | None = None, high: int | None = None
+) -> list[dict[str, Any]]:
+    """The logs a new head brings for ``criteria``, in the order a client is told of them:
+    those of the blocks a reorg removed (``new.removed``), lowest block first and each with
+    ``"removed": true``, then the new block's own.
+
+    :param low: the first block number wanted (``None``: any), for removed blocks too.
+    :param high: the last block number wanted (``None``: any).
+    """
+    out: list[dict[str, Any]] = []
+    for gone in reversed(new.removed):  # highest first in the event; geth sends lowest first
+        if _in_range(gone.block.header.number, low, high):
+            out.extend(
+                {**item, "removed": True}
+                for item in matching_logs(gone.block, gone.receipts, criteria)
+            )
+    if _in_range(new.block.header.number, low, high):
+        out.extend(matching_logs(new.block, new.receipts, criteria))
+    return out
+
+
 # --- polled filters -------------------------------------------------------------------------------
 
 
@@ -241,20 +270,15 @@ class FilterManager:
             del self._filters[filter_id]
 
     def on_block(self, new: NewBlock) -> None:
-        """Offer a new head to every filter."""
+        """Offer a new head to every filter (and, to log filters, the logs a reorg removed)."""
         if not self._filters:
             return
-        header = new.block.header
-        block_hash = data(header.hash)
+        block_hash = data(new.block.header.hash)
         for found in self._filters.values():
             if found.kind == "blocks":
                 found.items.append(block_hash)
             elif found.kind == "logs" and found.criteria is not None:
-                if found.low is not None and header.number < found.low:
-                    continue
-                if found.high is not None and header.number > found.high:
-                    continue
-                found.items.extend(matching_logs(new.block, new.receipts, found.criteria))
+                found.items.extend(head_logs(new, found.criteria, found.low, found.high))
 
     def on_pending(self, tx_hash: bytes) -> None:
         """Offer a newly pooled transaction's hash to every pending-transaction filter."""
@@ -358,7 +382,8 @@ class SubscriptionHub:
         return [(k, s) for k, s in self._subscriptions.items() if s.kind == kind and s.active]
 
     def on_block(self, new: NewBlock) -> None:
-        """Notify ``newHeads`` and ``logs`` subscribers of a new head."""
+        """Notify ``newHeads`` and ``logs`` subscribers of a new head (``logs`` ones first of
+        the logs a reorg removed)."""
         if not self._subscriptions:
             return
         heads = self._active("newHeads")
@@ -368,7 +393,7 @@ class SubscriptionHub:
                 subscription.subscriber.send(_notification(key, header))
         for key, subscription in self._active("logs"):
             assert subscription.criteria is not None
-            for item in matching_logs(new.block, new.receipts, subscription.criteria):
+            for item in head_logs(new, subscription.criteria):
                 subscription.subscriber.send(_notification(key, orjson.dumps(item)))
 
     def on_pending(self, tx_hash: bytes) -> None:

@@ -1,0 +1,246 @@
+"""A reorg that arrives from the network reaches JSON-RPC's log filters and subscriptions: a
+peer gossips a branch of two blocks with logs, then a heavier branch of one; the node's importer
+publishes the new head with the blocks it removed, and clients of ``eth_newFilter`` /
+``eth_getFilterChanges`` and ``eth_subscribe("logs")`` get the removed logs (``"removed":
+true``) before the new branch's, while ``newHeads`` gets the new branch's head."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+import pytest
+import wasmtime
+from supervm import Kernel
+from supervm.chain.blocks import BlockHeader, encode_block
+from supervm.chain.chain import BuiltBlock, Chain
+from supervm.chain.consensus import ConsensusEngine, ConsensusError, ConsensusSettings, HeaderReader
+from supervm.chain.dev_accounts import dev_accounts
+from supervm.chain.genesis import dev_genesis, parse_genesis
+from supervm.chain.transactions import UnsignedTransaction, sign_transaction
+from supervm.execution.wasm_binary import with_end_marker
+from supervm.node import CHAIN, ENDPOINTS, NodeConfig
+from supervm.plugins.hookspecs import hookimpl
+from supervm.plugins.registry import ConsensusRegistry
+from supervm_network.libp2p_transport import Libp2pTransport
+from supervm_network.transport import BLOCKS_TOPIC, TX_TOPIC, PeerRecord
+from supervm_rpc.testing import NodeThread, hx
+from supervm_storage_memory import MemoryStorage
+
+pytestmark = pytest.mark.slow
+
+SENDER = dev_accounts(1)[0]
+WATCHED = bytes.fromhex("c1" * 20)
+OTHER = bytes.fromhex("c2" * 20)
+#: ``call`` logs its input under the topic 0xaa...aa.
+LOGGER = bytes(
+    wasmtime.wat2wasm(
+        """
+(module
+  (import "supervm" "input_len" (func $ilen (result i32)))
+  (import "supervm" "read_input" (func $rin (param i32)))
+  (import "supervm" "emit_log" (func $log (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa"
+                      "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa")
+  (func (export "call")
+    (call $rin (i32.const 64))
+    (drop (call $log (i32.const 0) (i32.const 1) (i32.const 64) (call $ilen)))))
+"""
+    )
+)
+
+
+class HeaviestBranch(ConsensusEngine):
+    """The branch of the greater total weight wins (a block weighs the first byte of its extra
+    data), then the longer one, then the lower hash; only genesis is final."""
+
+    def __init__(self, settings: ConsensusSettings) -> None:
+        pass
+
+    def proposer(self, number: int, parent: BlockHeader, *, chain: HeaderReader) -> bytes:
+        return bytes(20)
+
+    def prepare(
+        self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader
+    ) -> BlockHeader:
+        return attrs.evolve(header, difficulty=header.extra_data[0] if header.extra_data else 1)
+
+    def seal(self, header: BlockHeader, key: bytes) -> BlockHeader:
+        return header
+
+    def verify_seal(self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader) -> None:
+        if header.difficulty < 1:
+            raise ConsensusError(f"block {header.number}: weight {header.difficulty}")
+
+    def fork_choice(self, a: BlockHeader, b: BlockHeader, *, chain: HeaderReader) -> BlockHeader:
+        def up(header: BlockHeader) -> BlockHeader:
+            parent = chain.header(header.parent_hash)
+            assert parent is not None
+            return parent
+
+        x, y, wa, wb = a, b, 0, 0
+        while x.number > y.number:
+            wa, x = wa + x.difficulty, up(x)
+        while y.number > x.number:
+            wb, y = wb + y.difficulty, up(y)
+        while x.hash != y.hash:
+            wa, wb, x, y = wa + x.difficulty, wb + y.difficulty, up(x), up(y)
+        if wa != wb:
+            return a if wa > wb else b
+        if a.number != b.number:
+            return a if a.number > b.number else b
+        return a if a.hash <= b.hash else b
+
+    def is_final(self, header: BlockHeader, head: BlockHeader, *, chain: HeaderReader) -> bool:
+        return header.number == 0
+
+
+class HeaviestPlugin:
+    @hookimpl
+    def supervm_register_consensus(self, registry: ConsensusRegistry) -> None:
+        registry.add_consensus("heaviest", HeaviestBranch)
+
+
+def genesis_json() -> bytes:
+    data: dict[str, Any] = dev_genesis((SENDER.address,))
+    for address in (WATCHED, OTHER):
+        data["alloc"]["0x" + address.hex()] = {"code": "0x" + with_end_marker(LOGGER).hex()}
+    data["supervm"]["consensus"] = {"engine": "heaviest"}
+    return json.dumps(data).encode()
+
+
+def build(
+    chain: Chain, parent: BlockHeader, weight: int, calls: list[tuple[int, bytes, bytes]]
+) -> BuiltBlock:
+    txs = [
+        sign_transaction(
+            UnsignedTransaction(
+                type=2,
+                chain_id=chain.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=10**9,
+                max_fee_per_gas=10 * 10**9,
+                gas=200_000,
+                to=to,
+                data=data,
+            ),
+            SENDER.private_key,
+        )
+        for nonce, to, data in calls
+    ]
+    built = chain.build_block(
+        txs, timestamp=parent.timestamp + 1, extra_data=bytes([weight]), parent=parent
+    )
+    assert not built.executed.rejected
+    return built
+
+
+def summary(logs: list[dict[str, Any]]) -> list[tuple[str, int, bool]]:
+    """(input, block number, removed) of each log."""
+    return [
+        (bytes.fromhex(item["data"][2:]).decode(), int(item["blockNumber"], 16), item["removed"])
+        for item in logs
+    ]
+
+
+def message(method: str, call_id: int, *params: Any) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": call_id, "method": method, "params": list(params)})
+
+
+def test_a_reorg_from_the_network_reaches_log_filters_and_subscriptions(tmp_path: Path) -> None:
+    genesis = tmp_path / "genesis.json"
+    genesis.write_bytes(genesis_json())
+    kernel = Kernel.from_plugins(env={}, extra=[("heaviest", HeaviestPlugin())])
+    raw = genesis.read_bytes()
+    builder = Chain.initialise(kernel, MemoryStorage(), parse_genesis(json.loads(raw)), raw)
+    root = builder.head
+    a1 = build(builder, root, 1, [(0, WATCHED, b"a1"), (1, OTHER, b"a1-other")])
+    a2 = build(builder, a1.block.header, 1, [(2, WATCHED, b"a2")])
+    b1 = build(builder, root, 5, [(0, WATCHED, b"b1")])
+    assert builder.head == b1.block.header  # the heavier branch is the head
+
+    config = NodeConfig(
+        data_dir=tmp_path / "node", genesis=genesis, rpc_port=0, explorer=False, p2p_port=0
+    )
+    node = NodeThread(kernel, config)
+
+    def head() -> BlockHeader:
+        header: BlockHeader = node.stash[CHAIN].head
+        return header
+
+    async def wait_head(block: BuiltBlock) -> None:
+        deadline = time.monotonic() + 20
+        while head().hash != block.block.hash:
+            assert time.monotonic() < deadline, f"the node's head is {head().number}"
+            await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        async def nothing(protocol: str, peer: str, payload: bytes) -> bytes | None:
+            return None
+
+        def ignore(_: PeerRecord | str) -> None:
+            pass
+
+        peer = Libp2pTransport(
+            seed=os.urandom(32), host="127.0.0.1", port=0, chain_id=31337,
+            topics=[TX_TOPIC, BLOCKS_TOPIC], protocols=[], inbound=nothing,
+            connected=ignore, disconnected=ignore,
+        )  # fmt: skip
+        await peer.start()
+        async with aiohttp.ClientSession() as session, session.ws_connect(node.ws_url) as ws:
+            await ws.send_str(message("eth_subscribe", 1, "logs", {"address": hx(WATCHED)}))
+            logs = json.loads((await ws.receive(10)).data)["result"]
+            await ws.send_str(message("eth_subscribe", 2, "newHeads"))
+            heads = json.loads((await ws.receive(10)).data)["result"]
+            polled = await asyncio.to_thread(
+                node.call, "eth_newFilter", {"address": hx(WATCHED), "fromBlock": "earliest"}
+            )
+            try:
+                await peer.connect(node.stash[ENDPOINTS]["p2p"])
+                await asyncio.sleep(0.3)  # the node's subscriptions arrive
+                await peer.publish(BLOCKS_TOPIC, encode_block(a1.block))
+                await peer.publish(BLOCKS_TOPIC, encode_block(a2.block))
+                await wait_head(a2)
+                first = await asyncio.to_thread(node.call, "eth_getFilterChanges", polled)
+                await peer.publish(BLOCKS_TOPIC, encode_block(b1.block))
+                await wait_head(b1)
+                second = await asyncio.to_thread(node.call, "eth_getFilterChanges", polled)
+            finally:
+                await peer.stop()
+            got: dict[str, list[Any]] = {logs: [], heads: []}
+            while len(got[logs]) < 5 or len(got[heads]) < 3:
+                frame = json.loads((await ws.receive(10)).data)["params"]
+                got[frame["subscription"]].append(frame["result"])
+        assert summary(first) == [("a1", 1, False), ("a2", 2, False)]
+        assert summary(second) == [("a1", 1, True), ("a2", 2, True), ("b1", 1, False)]
+        assert summary(got[logs]) == [
+            ("a1", 1, False),
+            ("a2", 2, False),
+            ("a1", 1, True),
+            ("a2", 2, True),
+            ("b1", 1, False),
+        ]
+        assert got[logs][2] == {**got[logs][0], "removed": True}
+        assert [h["hash"] for h in got[heads]] == [
+            hx(a1.block.hash),
+            hx(a2.block.hash),
+            hx(b1.block.hash),
+        ]
+        # What the chain serves now is the new branch's alone.
+        now = await asyncio.to_thread(
+            node.call, "eth_getLogs", {"address": hx(WATCHED), "fromBlock": "0x0"}
+        )
+        assert summary(now) == [("b1", 1, False)]
+
+    try:
+        asyncio.run(main())
+    finally:
+        node.stop()
+        kernel.close()
