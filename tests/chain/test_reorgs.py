@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import wasmtime
 from hypothesis import HealthCheck, event, given, settings
@@ -31,23 +30,15 @@ from supervm.chain.chain import (
     FinalityError,
     UnknownParentError,
 )
-from supervm.chain.consensus import (
-    ConsensusEngine,
-    ConsensusError,
-    ConsensusSettings,
-    HeaderReader,
-    is_ancestor,
-)
 from supervm.chain.dev_accounts import dev_accounts
 from supervm.chain.forks import HEAD, KNOWN, SIDE, common_ancestor
 from supervm.chain.genesis import dev_genesis, parse_genesis
 from supervm.chain.transactions import Transaction, UnsignedTransaction, sign_transaction
 from supervm.execution.wasm_binary import with_end_marker
-from supervm.plugins.hookspecs import hookimpl
-from supervm.plugins.registry import ConsensusRegistry
 from supervm.state.historical import HistoricalStorage
 from supervm.state.keys import CHAIN_DATA_START, CODE_PREFIX
 from supervm.state.world import WorldState
+from supervm.testing.weighted_consensus import WeightedConsensusPlugin
 from supervm_storage_memory import MemoryStorage
 
 ACCOUNTS = dev_accounts(3)
@@ -66,76 +57,9 @@ def _genesis() -> bytes:
 GENESIS = _genesis()
 
 
-class WeightedConsensus(ConsensusEngine):
-    """A test engine: a block's weight is its difficulty (the first byte of the vanity given
-    to ``build_block``, default 1); the heavier branch wins, then the longer one, then the
-    smaller hash. With ``final_depth`` a block ``final_depth`` blocks under the head is final;
-    without, only the genesis block is."""
-
-    def __init__(self, settings: ConsensusSettings) -> None:
-        depth = settings.options.get("final_depth")
-        self.final_depth = None if depth is None else int(depth)
-
-    def proposer(self, number: int, parent: BlockHeader, *, chain: HeaderReader) -> bytes:
-        return bytes(20)
-
-    def prepare(
-        self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader
-    ) -> BlockHeader:
-        weight = header.extra_data[0] if header.extra_data else 1
-        return attrs.evolve(header, difficulty=weight)
-
-    def seal(self, header: BlockHeader, key: bytes) -> BlockHeader:
-        return header
-
-    def verify_seal(self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader) -> None:
-        if header.difficulty < 1:
-            raise ConsensusError(f"block {header.number}: weight {header.difficulty}")
-
-    def fork_choice(self, a: BlockHeader, b: BlockHeader, *, chain: HeaderReader) -> BlockHeader:
-        if a.hash == b.hash:
-            return a
-        wa, wb = self._weights(a, b, chain)
-        if wa != wb:
-            return a if wa > wb else b
-        if a.number != b.number:
-            return a if a.number > b.number else b
-        return b if b.hash < a.hash else a
-
-    @staticmethod
-    def _weights(a: BlockHeader, b: BlockHeader, chain: HeaderReader) -> tuple[int, int]:
-        wa = wb = 0
-
-        def up(h: BlockHeader) -> BlockHeader:
-            parent = chain.header(h.parent_hash)
-            assert parent is not None
-            return parent
-
-        while a.number > b.number:
-            wa, a = wa + a.difficulty, up(a)
-        while b.number > a.number:
-            wb, b = wb + b.difficulty, up(b)
-        while a.hash != b.hash:
-            wa, wb, a, b = wa + a.difficulty, wb + b.difficulty, up(a), up(b)
-        return wa, wb
-
-    def is_final(self, header: BlockHeader, head: BlockHeader, *, chain: HeaderReader) -> bool:
-        if header.number == 0:
-            return True
-        if self.final_depth is None or head.number - header.number < self.final_depth:
-            return False
-        return is_ancestor(header, head, chain)
-
-
-class _Plugin:
-    @hookimpl
-    def supervm_register_consensus(self, registry: ConsensusRegistry) -> None:
-        registry.add_consensus("weights", WeightedConsensus)
-
-
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    with Kernel.from_plugins(extra=[("weights", _Plugin())]) as kernel:
+    with Kernel.from_plugins(extra=[("weights", WeightedConsensusPlugin("weights"))]) as kernel:
         yield kernel
 
 

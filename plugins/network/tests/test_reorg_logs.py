@@ -14,20 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import attrs
 import pytest
 import wasmtime
 from supervm import Kernel
 from supervm.chain.blocks import BlockHeader, encode_block
 from supervm.chain.chain import BuiltBlock, Chain
-from supervm.chain.consensus import ConsensusEngine, ConsensusError, ConsensusSettings, HeaderReader
 from supervm.chain.dev_accounts import dev_accounts
 from supervm.chain.genesis import dev_genesis, parse_genesis
 from supervm.chain.transactions import UnsignedTransaction, sign_transaction
 from supervm.execution.wasm_binary import with_end_marker
 from supervm.node import CHAIN, ENDPOINTS, NodeConfig
-from supervm.plugins.hookspecs import hookimpl
-from supervm.plugins.registry import ConsensusRegistry
+from supervm.testing.weighted_consensus import WeightedConsensusPlugin
 from supervm_network.libp2p_transport import Libp2pTransport
 from supervm_network.transport import BLOCKS_TOPIC, TX_TOPIC, PeerRecord
 from supervm_rpc.testing import NodeThread, hx
@@ -55,57 +52,6 @@ LOGGER = bytes(
 """
     )
 )
-
-
-class HeaviestBranch(ConsensusEngine):
-    """The branch of the greater total weight wins (a block weighs the first byte of its extra
-    data), then the longer one, then the lower hash; only genesis is final."""
-
-    def __init__(self, settings: ConsensusSettings) -> None:
-        pass
-
-    def proposer(self, number: int, parent: BlockHeader, *, chain: HeaderReader) -> bytes:
-        return bytes(20)
-
-    def prepare(
-        self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader
-    ) -> BlockHeader:
-        return attrs.evolve(header, difficulty=header.extra_data[0] if header.extra_data else 1)
-
-    def seal(self, header: BlockHeader, key: bytes) -> BlockHeader:
-        return header
-
-    def verify_seal(self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader) -> None:
-        if header.difficulty < 1:
-            raise ConsensusError(f"block {header.number}: weight {header.difficulty}")
-
-    def fork_choice(self, a: BlockHeader, b: BlockHeader, *, chain: HeaderReader) -> BlockHeader:
-        def up(header: BlockHeader) -> BlockHeader:
-            parent = chain.header(header.parent_hash)
-            assert parent is not None
-            return parent
-
-        x, y, wa, wb = a, b, 0, 0
-        while x.number > y.number:
-            wa, x = wa + x.difficulty, up(x)
-        while y.number > x.number:
-            wb, y = wb + y.difficulty, up(y)
-        while x.hash != y.hash:
-            wa, wb, x, y = wa + x.difficulty, wb + y.difficulty, up(x), up(y)
-        if wa != wb:
-            return a if wa > wb else b
-        if a.number != b.number:
-            return a if a.number > b.number else b
-        return a if a.hash <= b.hash else b
-
-    def is_final(self, header: BlockHeader, head: BlockHeader, *, chain: HeaderReader) -> bool:
-        return header.number == 0
-
-
-class HeaviestPlugin:
-    @hookimpl
-    def supervm_register_consensus(self, registry: ConsensusRegistry) -> None:
-        registry.add_consensus("heaviest", HeaviestBranch)
 
 
 def genesis_json() -> bytes:
@@ -157,7 +103,7 @@ def message(method: str, call_id: int, *params: Any) -> str:
 def test_a_reorg_from_the_network_reaches_log_filters_and_subscriptions(tmp_path: Path) -> None:
     genesis = tmp_path / "genesis.json"
     genesis.write_bytes(genesis_json())
-    kernel = Kernel.from_plugins(env={}, extra=[("heaviest", HeaviestPlugin())])
+    kernel = Kernel.from_plugins(env={}, extra=[("heaviest", WeightedConsensusPlugin("heaviest"))])
     raw = genesis.read_bytes()
     builder = Chain.initialise(kernel, MemoryStorage(), parse_genesis(json.loads(raw)), raw)
     root = builder.head

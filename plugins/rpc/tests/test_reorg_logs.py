@@ -10,14 +10,12 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
 import orjson
 import pytest
 import wasmtime
 from supervm import Kernel
 from supervm.chain.blocks import BlockHeader
 from supervm.chain.chain import BuiltBlock, Chain
-from supervm.chain.consensus import ConsensusEngine, ConsensusError, ConsensusSettings, HeaderReader
 from supervm.chain.dev_accounts import dev_accounts
 from supervm.chain.forks import HeadChange
 from supervm.chain.genesis import dev_genesis, parse_genesis
@@ -25,8 +23,7 @@ from supervm.chain.transactions import Transaction, UnsignedTransaction, sign_tr
 from supervm.execution.wasm_binary import with_end_marker
 from supervm.node.events import ChainEvents, NewBlock
 from supervm.node.producer import follow_head_change
-from supervm.plugins.hookspecs import hookimpl
-from supervm.plugins.registry import ConsensusRegistry
+from supervm.testing.weighted_consensus import WeightedConsensusPlugin
 from supervm_rpc.filters import FilterManager, SubscriptionHub, head_logs, log_criteria
 from supervm_rpc.testing import hx
 from supervm_storage_memory import MemoryStorage
@@ -65,68 +62,11 @@ def genesis_json() -> bytes:
     return json.dumps(data).encode()
 
 
-class HeaviestBranch(ConsensusEngine):
-    """A test engine: a block weighs the first byte of the extra data ``build_block`` is given
-    (1 without); the branch of the greater total weight wins, then the longer, then the lower
-    hash. Only the genesis block is final."""
-
-    def __init__(self, settings: ConsensusSettings) -> None:
-        pass
-
-    def proposer(self, number: int, parent: BlockHeader, *, chain: HeaderReader) -> bytes:
-        return bytes(20)
-
-    def prepare(
-        self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader
-    ) -> BlockHeader:
-        return attrs.evolve(header, difficulty=header.extra_data[0] if header.extra_data else 1)
-
-    def seal(self, header: BlockHeader, key: bytes) -> BlockHeader:
-        return header
-
-    def verify_seal(self, header: BlockHeader, parent: BlockHeader, *, chain: HeaderReader) -> None:
-        if header.difficulty < 1:
-            raise ConsensusError(f"block {header.number}: weight {header.difficulty}")
-
-    def fork_choice(self, a: BlockHeader, b: BlockHeader, *, chain: HeaderReader) -> BlockHeader:
-        wa, wb = _weights(a, b, chain)
-        if wa != wb:
-            return a if wa > wb else b
-        if a.number != b.number:
-            return a if a.number > b.number else b
-        return a if a.hash <= b.hash else b
-
-    def is_final(self, header: BlockHeader, head: BlockHeader, *, chain: HeaderReader) -> bool:
-        return header.number == 0
-
-
-def _weights(a: BlockHeader, b: BlockHeader, chain: HeaderReader) -> tuple[int, int]:
-    """The weights of ``a``'s and ``b``'s branches above the block they share."""
-
-    def up(header: BlockHeader) -> BlockHeader:
-        parent = chain.header(header.parent_hash)
-        assert parent is not None
-        return parent
-
-    wa = wb = 0
-    while a.number > b.number:
-        wa, a = wa + a.difficulty, up(a)
-    while b.number > a.number:
-        wb, b = wb + b.difficulty, up(b)
-    while a.hash != b.hash:
-        wa, wb, a, b = wa + a.difficulty, wb + b.difficulty, up(a), up(b)
-    return wa, wb
-
-
-class HeaviestPlugin:
-    @hookimpl
-    def supervm_register_consensus(self, registry: ConsensusRegistry) -> None:
-        registry.add_consensus("heaviest", HeaviestBranch)
-
-
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
-    with Kernel.from_plugins(env={}, extra=[("heaviest", HeaviestPlugin())]) as kernel:
+    with Kernel.from_plugins(
+        env={}, extra=[("heaviest", WeightedConsensusPlugin("heaviest"))]
+    ) as kernel:
         yield kernel
 
 
