@@ -172,14 +172,14 @@ class TransactionExecutor:
                 error=ExecutionError(ErrorKind.INVALID_CALL, message), rejected=message
             )
         sender = tx.sender
-        engine = self._engine_for(tx, state)
+        engine, code_hash = self._engine_for(tx, state)
         if engine is not None:
             return engine.apply_transaction(tx, sender, state, self.env)
         # Buy the gas, and burn the blob gas (EIP-4844) at the block's blob price.
         state.set_balance(sender, balance - tx.gas * price - self._blob_fee(tx))
         state.set_nonce(sender, tx.nonce + 1)  # the nonce was checked equal to the state's
         available = tx.gas - intrinsic
-        result, created = self._run(tx, sender, state, available)
+        result, created = self._run(tx, sender, state, available, code_hash)
         gas_used = tx.gas - available + min(result.gas_used, available)
         state.credit(sender, (tx.gas - gas_used) * price)
         state.credit(self.env.coinbase, gas_used * (price - self.env.base_fee))
@@ -214,28 +214,37 @@ class TransactionExecutor:
         nonce = state.nonce(sender)
         if tx.nonce != nonce:
             tx = attrs.evolve(tx, nonce=nonce)
-        engine = self._engine_for(tx, state)
+        engine, code_hash = self._engine_for(tx, state)
         if engine is not None:
             return engine.apply_transaction(tx, sender, state, self.env, simulate=True)
         available = tx.gas - intrinsic
-        result, created = self._run(tx, sender, state, available)
+        result, created = self._run(tx, sender, state, available, code_hash)
         gas_used = tx.gas - available + min(result.gas_used, available)
         return _result(result, gas_used, effective_gas_price(tx, self.env.base_fee), created)
 
     def _run(
-        self, tx: UnsignedTransaction, sender: bytes, state: WorldState, available: int
+        self,
+        tx: UnsignedTransaction,
+        sender: bytes,
+        state: WorldState,
+        available: int,
+        code_hash: bytes | None,
     ) -> tuple[ExecutionResult, bytes | None]:
-        """Execute the call or create itself, undoing its changes if it fails."""
+        """Execute the call or create itself, undoing its changes if it fails.
+
+        :param code_hash: the target's code hash as :meth:`_engine_for` read it (``None``: no
+            code, a plain value transfer).
+        """
         if tx.to is not None and not tx.value:
             # Nothing to undo beyond what the backend itself rolls back on failure.
-            return self._call(tx, sender, tx.to, state, available), None
+            return self._call(tx, sender, tx.to, state, available, code_hash), None
         state.snapshot()
         created = None
         try:
             if tx.to is None:
                 result, created = self._create(tx, sender, state, available)
             else:
-                result = self._call(tx, sender, tx.to, state, available)
+                result = self._call(tx, sender, tx.to, state, available, code_hash)
         except BaseException:
             state.rollback_snapshot()
             raise
@@ -245,22 +254,27 @@ class TransactionExecutor:
             state.rollback_snapshot()
         return result, created
 
-    def _engine_for(self, tx: UnsignedTransaction, state: WorldState) -> TransactionEngine | None:
-        """The engine that applies ``tx`` whole, if its code is not the kernel's to run."""
+    def _engine_for(
+        self, tx: UnsignedTransaction, state: WorldState
+    ) -> tuple[TransactionEngine | None, bytes | None]:
+        """The engine that applies ``tx`` whole, if its code is not the kernel's to run, and
+        the target's code hash (read once per transaction: the kernel's call path reuses it)."""
         if tx.to is None:
             code = tx.data
             if code[:4] == b"\0asm" or not code:
-                return None
+                return None, None
+            code_hash = None
         else:
             code_hash = state.get(code_hash_key(tx.to))
             if code_hash is None:
                 backend = self.dispatcher.backend_for_precompile(tx.to)
-                return backend if isinstance(backend, TransactionEngine) else None
+                return (backend if isinstance(backend, TransactionEngine) else None), None
             code = self._code(code_hash, state)
         for backend in self.dispatcher.backends():
             if backend.accepts(code):
-                return backend if isinstance(backend, TransactionEngine) else None
-        return None
+                engine = backend if isinstance(backend, TransactionEngine) else None
+                return engine, code_hash
+        return None, code_hash
 
     def _code(self, code_hash: bytes, state: WorldState) -> bytes:
         # Code never changes under its hash: keep one bytes object per contract, whose hash
@@ -351,11 +365,16 @@ class TransactionExecutor:
         )
 
     def _call(
-        self, tx: UnsignedTransaction, sender: bytes, to: bytes, state: WorldState, gas: int
+        self,
+        tx: UnsignedTransaction,
+        sender: bytes,
+        to: bytes,
+        state: WorldState,
+        gas: int,
+        code_hash: bytes | None,
     ) -> ExecutionResult:
         if tx.value:
             state.transfer(sender, to, tx.value)
-        code_hash = state.get(code_hash_key(to))
         if code_hash is None:
             return _EMPTY  # a plain value transfer
         code = self._code(code_hash, state)
