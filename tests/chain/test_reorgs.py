@@ -13,6 +13,7 @@ branch.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,7 +282,10 @@ def _permissive(genesis: bytes) -> bytes:
 # -- examples ----------------------------------------------------------------------------------
 
 
-def test_a_heavier_side_chain_takes_over_in_one_batch(kernel: Kernel) -> None:
+def test_a_heavier_side_chain_takes_over_in_one_batch(
+    kernel: Kernel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="supervm.chain")
     builder = open_chain(kernel)
     a1 = builder.build_block(
         _transactions(builder, builder.head, [(0, 0, 3), (1, 1, 2)]), timestamp=1
@@ -301,6 +305,11 @@ def test_a_heavier_side_chain_takes_over_in_one_batch(kernel: Kernel) -> None:
     )  # fmt: skip
     outcome = b2.outcome
     assert outcome is not None and outcome.status == HEAD
+    # Operators see the switch in the log, as geth's "Chain reorg detected".
+    reorgs = [r for r in caplog.records if getattr(r, "fields", {}).get("event") == "reorg"]
+    assert len(reorgs) == 1
+    assert reorgs[0].fields["dropped"] == 2 and reorgs[0].fields["added"] == 2  # type: ignore[attr-defined]
+    assert "chain reorg at block 0: dropped 2 blocks" in reorgs[0].getMessage()
     change = outcome.head_change
     assert change is not None and change.is_reorg
     assert change.ancestor == genesis

@@ -18,6 +18,7 @@ raises :class:`UnknownParentError`, so that a network layer can fetch the missin
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -81,6 +82,8 @@ from supervm.state.world import WorldState
 
 if TYPE_CHECKING:
     from supervm.kernel import Kernel
+
+log = logging.getLogger("supervm.chain")
 
 
 class ChainError(SuperVMError):
@@ -567,6 +570,7 @@ class Chain:
                 ),
             )
             status = HEAD
+            _log_reorg(change)
         if change is not None:
             for item in change.added:
                 self.kernel.plugins.manager.hook.supervm_after_block(
@@ -670,3 +674,27 @@ __all__ = [
     "ChainError",
     "genesis_block",
 ]
+
+
+def _log_reorg(change: HeadChange) -> None:
+    """Log a reorg as geth does ("Chain reorg detected"): operators see every head switch."""
+    dropped, added = change.removed, change.added
+    log.info(
+        "chain reorg at block %d: dropped %d block%s from 0x%s, added %d from 0x%s",
+        change.ancestor.number,
+        len(dropped),
+        "" if len(dropped) == 1 else "s",
+        dropped[0].block.header.hash.hex() if dropped else "",
+        len(added),
+        added[0].block.header.hash.hex(),
+        extra={
+            "fields": {
+                "event": "reorg",
+                "ancestor": change.ancestor.number,
+                "dropped": len(dropped),
+                "added": len(added),
+                "old_head": "0x" + change.old_head.hash.hex(),
+                "new_head": "0x" + change.new_head.hash.hex(),
+            }
+        },
+    )
