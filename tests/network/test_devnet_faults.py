@@ -2,7 +2,8 @@
 
 After each scenario every node must agree on the head and the state root, no block a node
 reported final may have been reverted, and every transaction whose receipt a node served must
-still be in the chain. The fast test (``make test``) runs four validators with transactions
+be in the chain: still in its block if that block was final, included again if a reorg took
+its block off (the healed validator's in-turn block can outweigh the one sealed in its place). The fast test (``make test``) runs four validators with transactions
 sent to one, a fifth node that syncs from genesis, and a ``kill -9`` and restart; the long ones
 (``make test-ci``) add a partition of one validator and its healing and a longer run.
 
@@ -118,11 +119,39 @@ class Net:
 
         until(same, timeout, "the nodes agreeing on the head", lambda: str(seen))
         self.observe(urls)
-        for tx_hash in self.receipts:
-            for url in urls:
-                receipt = self.call(url, "eth_getTransactionReceipt", tx_hash)
-                assert receipt is not None, f"{url} lost transaction {tx_hash}"
+        self.check_receipts(urls, timeout)
         return dict(self.call(urls[0], "eth_getBlockByNumber", "latest", False))
+
+    def check_receipts(self, urls: list[str], timeout: float) -> None:
+        """Every transaction whose receipt was served is in every node's chain.
+
+        One served from a block that was final then must still be in that block. One served
+        from a block not yet final may have been taken off the chain by a reorg (a healed
+        validator's in-turn block outweighs the out-of-turn one sealed in its place, as in
+        Clique); the reorg puts it back in the pools, so it must be included again.
+        """
+        final_hashes = set(self.final.values())
+        missing: list[str] = []
+
+        def present() -> bool:
+            missing.clear()
+            for tx_hash, block_hash in self.receipts.items():
+                for url in urls:
+                    receipt = self.call(url, "eth_getTransactionReceipt", tx_hash)
+                    if block_hash in final_hashes:
+                        assert receipt is not None and receipt["blockHash"] == block_hash, (
+                            f"{url} lost transaction {tx_hash} of final block {block_hash}"
+                        )
+                    if receipt is None:
+                        missing.append(f"{tx_hash} on {url}")
+                    else:
+                        assert receipt["status"] == "0x1"
+            return not missing
+
+        until(present, timeout, "served transactions to be in every chain", lambda: str(missing))
+        for tx_hash in self.receipts:
+            receipt = self.call(urls[0], "eth_getTransactionReceipt", tx_hash)
+            self.receipts[tx_hash] = receipt["blockHash"]
 
     def kill(self, index: int, sig: int = signal.SIGKILL) -> None:
         os.kill(self.procs[index], sig)

@@ -184,6 +184,14 @@ def test_a_reorg_from_the_network_reaches_log_filters_and_subscriptions(tmp_path
             node.call, "eth_getLogs", {"address": hx(WATCHED), "fromBlock": "0x0"}
         )
         assert summary(now) == [("b1", 1, False)]
+        # The pool took back what the new branch does not hold (a1's second transaction and
+        # a2's); a1's first is refused, as b1 used its nonce.
+        content = await asyncio.to_thread(node.call, "txpool_content")
+        pending = content["pending"][SENDER.checksum_address]
+        assert sorted(pending) == ["1", "2"]
+        assert pending["1"]["hash"] == hx(a1.block.transactions[1].hash)
+        assert pending["2"]["hash"] == hx(a2.block.transactions[0].hash)
+        assert content["queued"] == {}
 
     try:
         asyncio.run(main())

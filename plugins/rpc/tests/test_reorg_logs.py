@@ -22,7 +22,7 @@ from supervm.chain.genesis import dev_genesis, parse_genesis
 from supervm.chain.transactions import Transaction, UnsignedTransaction, sign_transaction
 from supervm.execution.wasm_binary import with_end_marker
 from supervm.node.events import ChainEvents, NewBlock
-from supervm.node.producer import follow_head_change
+from supervm.node.head_moves import follow_head_change
 from supervm.testing.weighted_consensus import WeightedConsensusPlugin
 from supervm_rpc.filters import FilterManager, SubscriptionHub, head_logs, log_criteria
 from supervm_rpc.testing import hx
@@ -143,7 +143,7 @@ def test_a_reorg_reports_the_removed_logs_first(kernel: Kernel) -> None:
 
     def publish(change: HeadChange | None) -> None:
         assert change is not None
-        follow_head_change(change, node=None, pool=None, events=events)  # type: ignore[arg-type]
+        follow_head_change(change.added, change.removed, node=None, pool=None, events=events)
 
     # Branch A: two blocks of weight 1, with logs of both contracts in its first.
     a1 = build(chain, chain.head, 1, [(0, WATCHED, b"a1"), (1, OTHER, b"a1-other")])

@@ -18,7 +18,6 @@ it on the chain events) cancels the wait.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -28,15 +27,15 @@ from supervm.chain.blocks import BlockHeader
 from supervm.chain.chain import BuiltBlock, Chain
 from supervm.chain.consensus import ConsensusError
 from supervm.chain.dev_accounts import dev_account
-from supervm.chain.forks import HeadChange
 from supervm.chain.pipeline import next_base_fee
 from supervm.chain.transactions import Transaction
 from supervm.node.access import NodeChain
 from supervm.node.config import NodeConfig
-from supervm.node.events import ChainEvents, NewBlock
+from supervm.node.events import ChainEvents
+from supervm.node.head_moves import follow_head_change
 from supervm.node.keyfile import address_of, load_validator_key
 from supervm.node.keys import CHAIN, CONFIG, EVENTS, POOL
-from supervm.node.pool import PoolRejected, TransactionPoolService
+from supervm.node.pool import TransactionPoolService
 from supervm.services.metrics import Metrics
 from supervm.services.service import Service, ServiceContext
 
@@ -168,7 +167,8 @@ class BlockProducer(Service):
                 pool.remove(rejected.hash)
         outcome = built.outcome
         if outcome is not None and outcome.head_change is not None:
-            follow_head_change(outcome.head_change, node=node, pool=pool, events=events)
+            change = outcome.head_change
+            follow_head_change(change.added, change.removed, node=node, pool=pool, events=events)
         self.sealed += 1
         _record(metrics, node.chain, built, elapsed)
         header = built.block.header
@@ -191,39 +191,6 @@ class BlockProducer(Service):
             },
         )
         return built
-
-
-def follow_head_change(
-    change: HeadChange,
-    *,
-    node: NodeChain,
-    pool: TransactionPoolService | None,
-    events: ChainEvents,
-) -> None:
-    """Tell the pool and the chain's listeners that the head moved (a block sealed here), from
-    the event loop's thread.
-
-    The pool drops what the new blocks include and takes back, as remote transactions, those
-    of blocks a reorg removed that the new branch does not hold (geth does the same); the
-    listeners hear of every block now canonical, lowest first, so ``newHeads`` subscribers
-    see the new branch, and the first of them carries the blocks the reorg removed (highest
-    first, with their receipts), so log subscribers see those logs removed first.
-    """
-    if pool is not None:
-        state = node.state()
-        for item in change.added:
-            pool.block_added(item.block, state)
-        included = {tx.hash for item in change.added for tx in item.block.transactions}
-        for item in change.removed:
-            for tx in item.block.transactions:
-                if tx.hash in included:
-                    continue
-                # Refused: no longer valid on the new branch (its nonce was used there).
-                with contextlib.suppress(PoolRejected):
-                    pool.submit(tx, local=False)
-    removed = tuple(NewBlock(item.block, item.receipts) for item in reversed(change.removed))
-    for index, item in enumerate(change.added):
-        events.publish_block(NewBlock(item.block, item.receipts, removed if index == 0 else ()))
 
 
 async def _interrupted(event: asyncio.Event, seconds: float) -> bool:

@@ -17,7 +17,6 @@ the best peer. :func:`placement` is the one place that decides.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 from collections.abc import Sequence
@@ -26,10 +25,12 @@ from typing import Any
 import attrs
 from supervm.chain.blocks import Block, BlockHeader, decode_block
 from supervm.chain.chain import BlockImportError, Chain
+from supervm.chain.forks import ChainBlock
 from supervm.chain.receipts import Receipt
 from supervm.errors import SuperVMError
 from supervm.node.access import NodeChain
-from supervm.node.events import ChainEvents, NewBlock
+from supervm.node.events import ChainEvents
+from supervm.node.head_moves import follow_head_change
 from supervm.node.keys import POOL
 from supervm.services.metrics import Metrics
 from supervm.services.service import Stash
@@ -77,9 +78,9 @@ class Imported:
     receipts: tuple[Receipt, ...]
     #: The blocks that became canonical with it, lowest first (itself when it extends the
     #: head; several after a reorg; none for a side block).
-    added: tuple[tuple[Block, tuple[Receipt, ...]], ...]
+    added: tuple[ChainBlock, ...]
     #: The blocks taken off the canonical chain by a reorg, lowest first, with their receipts.
-    removed: tuple[tuple[Block, tuple[Receipt, ...]], ...] = ()
+    removed: tuple[ChainBlock, ...] = ()
 
 
 @attrs.frozen
@@ -129,7 +130,7 @@ def _import_all(chain: Chain, blocks: Sequence[Block | bytes]) -> ImportResult:
                 imported.append(_outcome(block, chain.insert_block(raw)))
             else:
                 receipts = chain.import_block(raw)
-                imported.append(Imported(block, receipts, ((block, receipts),)))
+                imported.append(Imported(block, receipts, (ChainBlock(block, receipts),)))
         except BlockImportError as exc:
             if type(exc).__name__ == "UnknownParentError":
                 return ImportResult(tuple(imported), skipped, None, True)
@@ -142,9 +143,7 @@ def _outcome(block: Block, outcome: Any) -> Imported:
     change = getattr(outcome, "head_change", None)
     if change is None:
         return Imported(block, tuple(outcome.receipts), ())
-    added = tuple((c.block, tuple(c.receipts)) for c in change.added)
-    removed = tuple((c.block, tuple(c.receipts)) for c in change.removed)
-    return Imported(block, tuple(outcome.receipts), added, removed)
+    return Imported(block, tuple(outcome.receipts), change.added, change.removed)
 
 
 class BlockImporter:
@@ -190,20 +189,14 @@ class BlockImporter:
     def _announce(self, imported: Sequence[Imported]) -> None:
         if not imported:
             return
-        pool = self.stash.get(POOL)
-        state = self.node.state()
         for item in imported:
-            for block, _receipts in item.removed:
-                self._resubmit(block)
-            # The first block of the new branch carries what the reorg removed, highest first:
-            # log filters report those logs removed before the new branch's.
-            removed = tuple(NewBlock(b, r) for b, r in reversed(item.removed))
-            for index, (block, receipts) in enumerate(item.added):
-                self.from_network.add(block.hash)
-                if pool is not None:
-                    pool.block_added(block, state)
-                self.events.publish_block(NewBlock(block, receipts, removed if index == 0 else ()))
-                self.metrics.inc("p2p_blocks_imported_total")
+            # Before the events: gossip does not announce again what came from the network.
+            self.from_network.update(c.block.hash for c in item.added)
+            follow_head_change(
+                item.added, item.removed, node=self.node, pool=self.stash.get(POOL),
+                events=self.events,
+            )  # fmt: skip
+            self.metrics.inc("p2p_blocks_imported_total", len(item.added))
         head = self.node.head
         self.metrics.set("chain_head_block", head.number)
         if len(self.from_network) > 4096:
@@ -225,13 +218,3 @@ class BlockImporter:
                 }
             },
         )
-
-    def _resubmit(self, block: Block) -> None:
-        """A reorg took ``block`` off the chain: its transactions are pending again, unless
-        the new branch included them (the pool refuses those as known or nonce too low)."""
-        pool = self.stash.get(POOL)
-        if pool is None:
-            return
-        for tx in block.transactions:
-            with contextlib.suppress(SuperVMError):
-                pool.submit(tx, local=False)
