@@ -285,6 +285,16 @@ def test_a_precompile_runs_on_its_backend_with_no_code(
     assert engine.runs[0][0] == b""
 
 
+def test_a_delegate_call_to_a_precompile_runs_the_precompile(
+    kernel: Kernel, state: WorldState, engine: FakeEngine
+) -> None:
+    engine.programs[b"precompile"] = lambda s, c, i: ok(b"pre:" + c.address[-1:] + i)
+    deploy(state, engine, CONTRACT, lambda s, c, i: ok(b"own code"))
+    result = run(kernel, state, frame(), code_address=PRECOMPILE, transfer=False)
+    assert result.return_data == b"pre:\x01in"
+    assert [r[0] for r in engine.runs] == [b""]
+
+
 def test_a_delegate_call_runs_other_code_on_the_frames_account(
     kernel: Kernel, state: WorldState, engine: FakeEngine
 ) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+import attrs
+
 from supervm.errors import CallError, ModuleError, UnknownImplementationError
 from supervm.model import ErrorKind, ExecutionContext, ExecutionError, ExecutionResult
 from supervm.state.keys import code_hash_key
@@ -88,7 +90,10 @@ def _run(
             backend = dispatcher.backend_for_precompile(source)
             if backend is None:
                 return ExecutionResult()  # a plain value transfer
-            return backend.execute(b"", state, frame, entry=CALL_ENTRY, input=input)
+            # A precompile is known by its address, so a delegate call to one names it in the
+            # frame; its output depends on the input alone, as in Ethereum's DELEGATECALL.
+            at = frame if source == frame.address else attrs.evolve(frame, address=source)
+            return backend.execute(b"", state, at, entry=CALL_ENTRY, input=input)
         code = state.code_by_hash(code_hash) or b""
         backend = dispatcher.backend_for(code)
         return backend.execute(code, state, frame, entry=CALL_ENTRY, input=input)
