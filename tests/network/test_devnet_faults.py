@@ -3,9 +3,11 @@
 After each scenario every node must agree on the head and the state root, no block a node
 reported final may have been reverted, and every transaction whose receipt a node served must
 be in the chain: still in its block if that block was final, included again if a reorg took
-its block off (the healed validator's in-turn block can outweigh the one sealed in its place). The fast test (``make test``) runs four validators with transactions
-sent to one, a fifth node that syncs from genesis, and a ``kill -9`` and restart; the long ones
-(``make test-ci``) add a partition of one validator and its healing and a longer run.
+its block off (the healed validator's in-turn block can outweigh the one sealed in its place).
+
+The fast test (``make test``) runs four validators with transactions sent to one, a fifth node
+that syncs from genesis, and a ``kill -9`` and restart; the long ones (``make test-ci``) add a
+partition of one validator and its healing and a longer run.
 
 A partition on loopback is a stopped process (SIGSTOP: its sockets stay open and silent, as
 behind a dropped link) resumed later; ``ip netns`` would need privileges these tests do not
