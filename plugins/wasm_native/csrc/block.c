@@ -739,7 +739,7 @@ static PyObject *slot_set(Block *b, const uint32_t *ids, size_t n, int writes) {
     if (writes) s->in_writes = 1;
     else s->in_reads = 1;
   }
-  return set;
+  return untracked(set);
 }
 
 // The block's net changes into the overlay's innermost layer (overlay_apply's merge rules), in

@@ -363,3 +363,26 @@ def test_a_large_erc20_block(backends: Any, storage_factory: Any, erc20_code: by
 
     stats = check_block(backends, funded, calls, threads=2)
     assert stats.executions >= 2000
+
+
+def test_results_are_left_out_of_the_garbage_collector(
+    backends: Any, storage_factory: Any, erc20_code: bytes
+) -> None:
+    """A block's results cannot form reference cycles (frozen records of bytes, ints, tuples
+    and frozensets of bytes), so the C code untracks them: left tracked, every collection walked
+    them and each block's results pushed the collector into full collections."""
+    import gc
+
+    python, native = backends
+    storage: Storage = storage_factory()
+    deployed_token(python, erc20_code, storage)
+    calls = [erc20_call("transfer", 1, 0, 2, 5, 10**6, erc20_code) for _ in range(3)]
+    run = native.execute_block(calls, StateOverlay(storage), threads=1)
+    assert run is not None and run.results is not None
+    single = native.execute(erc20_code, StateOverlay(storage), calls[0].context,
+                            input=calls[0].input)  # fmt: skip
+    for result in [*run.results, single]:
+        assert result.ok and result.logs, result.error
+        parts = [result, result.read_set, result.write_set, result.logs, *result.logs]
+        parts += [log.topics for log in result.logs]
+        assert not any(gc.is_tracked(p) for p in parts)

@@ -348,16 +348,18 @@ class NativeWasmBackend(ExecutionBackend):
             fast = self._fast_states[kind] = _plain_overlay(kind)
         if not fast:
             return None
-        plan = self.block_plan(calls)
-        if plan is None:
-            return None
         threads = max(1, min(int(threads), MAX_BLOCK_THREADS))
-        # The results are many small objects that live on: no collector passes over them
-        # while they are made (as the serial scheduler does for a block).
+        # The plan and the results are many small objects: no collector passes over them while
+        # they are made (as the serial scheduler does for a block), and the plan is gone before
+        # it resumes (the results are built untracked: they cannot form cycles).
         with gc_paused():
+            plan = self.block_plan(calls)
+            if plan is None:
+                return None
             results, abandoned, raw = self._runtime.execute_block(
                 plan, state, threads, float(max_reexecutions), list(prefetch)
             )
+            del plan
         stats = BlockRunStats(threads=threads, **raw)
         if abandoned is not None:
             log.info("native block abandoned (%s): it runs another way", abandoned)
