@@ -57,22 +57,27 @@ def test_a_batch_of_sends_answers_once_all_are_sealed(
     assert int(node.call("eth_blockNumber"), 16) - before == len(blocks)
 
 
-def test_a_send_that_cannot_be_sealed_yet_still_answers(
+def test_a_send_the_next_block_cannot_include_answers_at_once(
     node: NodeThread, accounts: list[DevAccount]
 ) -> None:
-    """A nonce gap keeps a transaction queued: the send answers anyway (after the wait's
-    bound, here shortened), as a node without automining would."""
+    """A nonce gap keeps a transaction queued, a fee cap below the base fee keeps it waiting:
+    no block is coming for either, so the send answers on admission, as without automining,
+    not after the wait's bound (30 s, as long as a client's own timeout)."""
+    import time
+
     import supervm_rpc.automine as automine
 
-    sender = accounts[5]
-    gap = int(node.call("eth_getTransactionCount", hx(sender.address), "pending"), 16) + 5
-    saved = automine.INCLUSION_TIMEOUT
-    automine.INCLUSION_TIMEOUT = 0.3  # read by each wait
-    try:
-        tx_hash = node.send(sender, STRANGER, value=1, gas=21_000, nonce=gap)
-    finally:
-        automine.INCLUSION_TIMEOUT = saved
-    assert node.call("eth_getTransactionReceipt", tx_hash) is None
+    assert automine.INCLUSION_TIMEOUT >= 30.0
+    gapped, cheap = accounts[5], accounts[8]
+    gap = int(node.call("eth_getTransactionCount", hx(gapped.address), "pending"), 16) + 5
+    started = time.monotonic()
+    queued = node.send(gapped, STRANGER, value=1, gas=21_000, nonce=gap)
+    underpriced = node.send(cheap, STRANGER, value=1, gas=21_000, max_fee_per_gas=1,
+                            max_priority_fee_per_gas=0)  # fmt: skip
+    assert time.monotonic() - started < 10.0
+    for tx_hash in (queued, underpriced):
+        assert node.call("eth_getTransactionReceipt", tx_hash) is None
+        assert node.call("eth_getTransactionByHash", tx_hash)["blockHash"] is None
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,14 @@ from supervm.chain.transactions import (
     TransactionError,
     UnsignedTransaction,
     decode_transaction,
+    fee_cap,
     sign_transaction,
 )
 from supervm.crypto import keccak256
 from supervm.model import ErrorKind
 from supervm.node.access import CallFailed, CallRequest, HistoricalStateError
 from supervm.node.peers import NETWORK_STATUS
-from supervm.node.pool import PoolRejected
+from supervm.node.pool import PoolRejected, TransactionPoolService
 from supervm.plugins.registry import RpcMethodRegistry
 from supervm.services.rpc import METHOD_NOT_FOUND, RpcError, RpcParams
 from supervm.services.service import ServiceContext
@@ -409,9 +410,19 @@ def _submit(backend: RpcBackend, tx: Transaction) -> str | Awaitable[str]:
         tx_hash = pool.submit(tx)
     except PoolRejected as exc:
         raise RpcError(SERVER_ERROR, exc.reason) from None
-    if backend.config.automining:
+    if backend.config.automining and _sealable(backend, pool, tx):
         return _once_sealed(backend, tx_hash)
     return "0x" + tx_hash.hex()
+
+
+def _sealable(backend: RpcBackend, pool: TransactionPoolService, tx: Transaction) -> bool:
+    """Whether the next block can include ``tx``: its nonce is in its sender's pending run
+    (no gap before it) and its fee cap covers the next base fee. Otherwise an automining send
+    answers at once, as without automining: the transaction waits in the pool (queued, or
+    underpriced) until something else changes."""
+    if tx.nonce >= pool.pending_nonce(tx.sender):
+        return False
+    return fee_cap(tx) >= next_base_fee(backend.node.head)
 
 
 async def _once_sealed(backend: RpcBackend, tx_hash: bytes) -> str:
