@@ -36,6 +36,8 @@
 #define LANE_INSTANCES 128
 // Speculative results validated before the hot-spot rule may switch the block to serial.
 #define HOT_MIN_CHECKED 32
+// Committed calls whose results the caller's thread builds at once, while the others execute.
+#define BUILD_BATCH 64
 #define KEY_ARENA_CHUNK (64 * 1024)
 #define ARENA_CHUNK (256 * 1024)
 #define ARENA_KEEP 64  // chunks a lane keeps between blocks (16 MiB)
@@ -145,12 +147,17 @@ typedef struct Block {
   int abort;         // atomic: the block is abandoned
   char abort_reason[256];
   size_t max_reexecutions;
+  int threads;
   double hot_share;  // a larger share of stale speculative results: a hot spot, go serial
   // statistics (committer, except `executions` and the fills, which are atomic)
   size_t executions, reexecutions, misses, serial_from, checked;
   uint64_t fill_ns, setup_ns, build_ns;
   uint32_t *order;  // slots in the order of their first committed write
   size_t norder;
+  // The results (a list of n, filled in block order): the caller's thread builds those of the
+  // calls committed so far while the other threads execute (build_pending), the rest after.
+  PyObject *results;
+  size_t built, built_during;
 } Block;
 
 static uint64_t now_ns(void) {
@@ -309,6 +316,20 @@ static PyObject *pre_block_value(Block *b, PyObject *key) {
   return PyObject_CallMethodOneArg(b->base, StrGet, key);
 }
 
+// "<prefix>: <the pending exception>" into `out`, the exception cleared (GIL held).
+static void take_exception(char *out, size_t cap, const char *prefix) {
+  PyObject *type, *exc, *tb;
+  PyErr_Fetch(&type, &exc, &tb);
+  PyObject *text = exc ? PyObject_Str(exc) : NULL;
+  const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+  snprintf(out, cap, "%s: %s", prefix, utf8 ? utf8 : "an exception that could not be described");
+  Py_XDECREF(text);
+  Py_XDECREF(type);
+  Py_XDECREF(exc);
+  Py_XDECREF(tb);
+  PyErr_Clear();
+}
+
 static PyObject *slot_pykey(Slot *s) {
   if (!s->pykey) s->pykey = PyBytes_FromStringAndSize((const char *)s->key, s->klen);
   return s->pykey;
@@ -333,20 +354,12 @@ static int fill_locked(Block *b, Lane *lane, Slot *s) {
   Py_XDECREF(value);
   if (!v) {
     // The block is abandoned; the serial run that follows meets the same failure call by call.
-    PyObject *type, *exc, *tb;
-    PyErr_Fetch(&type, &exc, &tb);
-    PyObject *text = exc ? PyObject_Str(exc) : NULL;
-    const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
     if (!b->abort) {
-      snprintf(b->abort_reason, sizeof b->abort_reason, "reading the state failed: %s",
-               utf8 ? utf8 : "an exception that could not be described");
+      take_exception(b->abort_reason, sizeof b->abort_reason, "reading the state failed");
       STORE(&b->abort, 1);
+    } else {
+      PyErr_Clear();
     }
-    Py_XDECREF(text);
-    Py_XDECREF(type);
-    Py_XDECREF(exc);
-    Py_XDECREF(tb);
-    PyErr_Clear();
     return -1;
   }
   STORE(&s->val, v);
@@ -631,6 +644,41 @@ typedef struct {
   Lane *lane;
 } Job;
 
+static PyObject *slot_set(Block *b, const uint32_t *ids, size_t n, int writes);
+
+// The results of calls [b->built, upto), committed and so final (GIL held).
+static int build_results(Block *b, size_t upto) {
+  for (size_t i = b->built; i < upto; i++) {
+    CallOut *o = &b->outs[i];
+    BlockCall *c = &b->calls[i];
+    PyObject *reads = slot_set(b, o->reads, o->nreads, 0);
+    PyObject *writes = reads ? slot_set(b, o->writes, o->nwrites, 1) : NULL;
+    PyObject *r = captured_result(b->rt, &o->c, c->gas_limit, &o->ret, o->events, o->nevents,
+                                  o->logs, o->nlogs, c->address_obj, c->result_kind, reads, writes);
+    Py_XDECREF(reads);
+    Py_XDECREF(writes);
+    if (!r) return -1;
+    PyList_SET_ITEM(b->results, (Py_ssize_t)i, r);
+    b->built = i + 1;
+  }
+  return 0;
+}
+
+// On the caller's thread, during the block: once BUILD_BATCH calls are committed and not built,
+// build their results under the GIL while the other threads go on executing, so that building
+// is not all left for after the block. A failure abandons the block (the GIL is released before
+// the cache's lock is taken: fills take the lock, then the GIL).
+static void build_pending(Block *b) {
+  size_t upto = LOAD(&b->committed);
+  if (upto - b->built < BUILD_BATCH || LOAD(&b->abort)) return;
+  char reason[sizeof b->abort_reason];
+  PyGILState_STATE gil = PyGILState_Ensure();
+  int failed = build_results(b, upto);
+  if (failed) take_exception(reason, sizeof reason, "building the results failed");
+  PyGILState_Release(gil);
+  if (failed) block_abort(b, "%s", reason);
+}
+
 // `main`: the caller's thread, which stays until the block is committed; the others leave once
 // the block runs serially (whoever holds the commit lock then runs every call left).
 static void occ_loop(Block *b, Lane *lane, bool main) {
@@ -644,6 +692,7 @@ static void occ_loop(Block *b, Lane *lane, bool main) {
       continue;  // the committer ran it itself
     claim_and_run(b, lane, i);
     try_commit(b, lane);
+    if (main && b->threads > 1) build_pending(b);
   }
   for (int spins = 0; !LOAD(&b->abort) && LOAD(&b->committed) < b->n; spins++) {
     if (!main && LOAD(&b->serial)) {
@@ -651,6 +700,7 @@ static void occ_loop(Block *b, Lane *lane, bool main) {
       break;
     }
     try_commit(b, lane);
+    if (main && b->threads > 1) build_pending(b);
     if (spins > BLOCK_SPIN) sched_yield();
   }
 }
@@ -726,6 +776,7 @@ static void block_free(Block *b, int nlanes_used) {
   free(b->status);
   Py_XDECREF(b->layers);
   Py_XDECREF(b->base);
+  Py_XDECREF(b->results);
   pthread_mutex_destroy(&b->lock);
 }
 
@@ -810,12 +861,13 @@ out:
 }
 
 static PyObject *block_stats(Block *b, uint64_t wall_ns) {
-  return Py_BuildValue("{s:n,s:n,s:n,s:d,s:n,s:n,s:d,s:d,s:d}", "executions",
+  return Py_BuildValue("{s:n,s:n,s:n,s:d,s:n,s:n,s:d,s:d,s:d,s:n}", "executions",
                        (Py_ssize_t)b->executions, "reexecutions", (Py_ssize_t)b->reexecutions,
                        "misses", (Py_ssize_t)b->misses, "fill_seconds", (double)b->fill_ns / 1e9,
                        "serial_from", (Py_ssize_t)(b->serial_from ? b->serial_from : b->n), "keys",
                        (Py_ssize_t)b->nslots, "seconds", (double)wall_ns / 1e9, "setup_seconds",
-                       (double)b->setup_ns / 1e9, "build_seconds", (double)b->build_ns / 1e9);
+                       (double)b->setup_ns / 1e9, "build_seconds", (double)b->build_ns / 1e9,
+                       "built_during", (Py_ssize_t)b->built_during);
 }
 
 // execute_block(calls, state, threads, max_reexecution_share, prefetch)
@@ -906,6 +958,9 @@ static PyObject *runtime_execute_block(Runtime *rt, PyObject *args) {
     c->has_initialize = init;
   }
   if (threads > 1 && n < 2 * (size_t)threads) threads = 1;
+  b->threads = threads;
+  b->results = PyList_New((Py_ssize_t)n);
+  if (!b->results) goto out;
   if (lanes_ensure(rt, threads)) {
     PyErr_NoMemory();
     goto out;
@@ -956,34 +1011,13 @@ static PyObject *runtime_execute_block(Runtime *rt, PyObject *args) {
     goto out;
   }
   uint64_t t_build = now_ns();
-  PyObject *results = PyList_New((Py_ssize_t)n);
-  if (!results) goto out;
-  for (size_t i = 0; i < n; i++) {
-    CallOut *o = &b->outs[i];
-    BlockCall *c = &b->calls[i];
-    PyObject *reads = slot_set(b, o->reads, o->nreads, 0);
-    PyObject *writes = reads ? slot_set(b, o->writes, o->nwrites, 1) : NULL;
-    PyObject *r = captured_result(rt, &o->c, c->gas_limit, &o->ret, o->events, o->nevents, o->logs,
-                                  o->nlogs, c->address_obj, c->result_kind, reads, writes);
-    Py_XDECREF(reads);
-    Py_XDECREF(writes);
-    if (!r) {
-      Py_DECREF(results);
-      goto out;
-    }
-    PyList_SET_ITEM(results, (Py_ssize_t)i, r);
-  }
-  if (block_apply(b)) {
-    Py_DECREF(results);
-    goto out;
-  }
+  b->built_during = b->built;
+  if (build_results(b, n) || block_apply(b)) goto out;
   b->build_ns = now_ns() - t_build;
   PyObject *stats = block_stats(b, wall);
-  if (!stats) {
-    Py_DECREF(results);
-    goto out;
-  }
-  result = Py_BuildValue("(NON)", results, Py_None, stats);
+  if (!stats) goto out;
+  result = Py_BuildValue("(NON)", b->results, Py_None, stats);
+  b->results = NULL;  // the tuple took it
 out:
   block_free(b, used_lanes);
   free(b);

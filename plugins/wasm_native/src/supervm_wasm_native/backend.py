@@ -72,6 +72,8 @@ class BlockRunStats:
     :param seconds: wall time of the threaded phase.
     :param setup_seconds: reading the calls and prefetching, before it.
     :param build_seconds: building the results and applying the changes, after it.
+    :param built_during: results the caller's thread built during the threaded phase, while
+        the other threads executed (the rest are built after it).
     """
 
     threads: int
@@ -84,6 +86,7 @@ class BlockRunStats:
     seconds: float
     setup_seconds: float
     build_seconds: float
+    built_during: int = 0
 
 
 @attrs.frozen
