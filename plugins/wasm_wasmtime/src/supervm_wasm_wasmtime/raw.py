@@ -90,9 +90,9 @@ def pooled_engine(
     B.wasmtime_pooling_allocation_config_max_memory_size_set(pool, max_memory)
     # A reused slot's lowest KEEP_RESIDENT bytes are reset with memset, the rest with madvise
     # (pages fault back in on use). A contract's stack, data and first heap pages sit low: the
-    # project's ERC20 touches 3 pages, all below 16 KiB, and no more faults than with all of
-    # its 64 KiB page kept resident, while the memset of 64 KiB was a quarter of a native
-    # transfer (docs/native.md).
+    # project's ERC20 touches 2 pages, both below 16 KiB: no more faults than with all of its
+    # 64 KiB page kept resident, while the memset of 64 KiB was a quarter of a native
+    # transfer (docs/native.md, "Pooled memory").
     B.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, KEEP_RESIDENT)
     # Pooled fiber stacks are for async calls, which SuperVM does not make; the default pool of
     # 1,000 costs 2,000 memory mappings per engine, and 65,530 mappings abort a process.
