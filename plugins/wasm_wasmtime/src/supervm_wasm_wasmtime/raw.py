@@ -32,7 +32,7 @@ RawCallback = ctypes.CFUNCTYPE(
 )
 _NO_FINALIZER = ctypes.cast(None, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
 #: Bytes of a pooled linear memory reset in place when its slot is reused (see ``engine``).
-KEEP_RESIDENT = 16 * 1024
+KEEP_RESIDENT = 64 * 1024
 
 
 def _fresh(name: str, restype: Any) -> Any:
@@ -88,11 +88,11 @@ def pooled_engine(
     B.wasmtime_pooling_allocation_config_total_memories_set(pool, pool_instances)
     B.wasmtime_pooling_allocation_config_total_tables_set(pool, pool_instances)
     B.wasmtime_pooling_allocation_config_max_memory_size_set(pool, max_memory)
-    # A reused slot's lowest KEEP_RESIDENT bytes are reset with memset, the rest with madvise
-    # (pages fault back in on use). A contract's stack, data and first heap pages sit low: the
-    # project's ERC20 touches 2 pages, both below 16 KiB: no more faults than with all of its
-    # 64 KiB page kept resident, while the memset of 64 KiB was a quarter of a native
-    # transfer (docs/native.md, "Pooled memory").
+    # A reused slot's lowest KEEP_RESIDENT bytes are reset with memset, the rest with madvise.
+    # A contract's whole first 64 KiB page stays resident: with less (16 KiB measured), one
+    # thread got 6% faster, but the madvise of every reset changes page tables that the other
+    # thread's core caches, and two threads of the native block executor stopped scaling (2.2x
+    # to 1.1x in the threaded phase; docs/native.md, "Pooled memory").
     B.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, KEEP_RESIDENT)
     # Pooled fiber stacks are for async calls, which SuperVM does not make; the default pool of
     # 1,000 costs 2,000 memory mappings per engine, and 65,530 mappings abort a process.
