@@ -15,19 +15,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-import wasmtime
 from supervm import Kernel
 from supervm.chain.blocks import BlockHeader, encode_block
 from supervm.chain.chain import BuiltBlock, Chain
 from supervm.chain.dev_accounts import dev_accounts
-from supervm.chain.genesis import dev_genesis, parse_genesis
+from supervm.chain.genesis import parse_genesis
 from supervm.chain.transactions import UnsignedTransaction, sign_transaction
-from supervm.execution.wasm_binary import with_end_marker
 from supervm.node import CHAIN, ENDPOINTS, NodeConfig
 from supervm.testing.weighted_consensus import WeightedConsensusPlugin
 from supervm_network.libp2p_transport import Libp2pTransport
 from supervm_network.transport import BLOCKS_TOPIC, TX_TOPIC, PeerRecord
-from supervm_rpc.testing import NodeThread, hx
+from supervm_rpc.testing import NodeThread, hx, log_summary, logger_genesis
 from supervm_storage_memory import MemoryStorage
 
 pytestmark = pytest.mark.slow
@@ -35,31 +33,10 @@ pytestmark = pytest.mark.slow
 SENDER = dev_accounts(1)[0]
 WATCHED = bytes.fromhex("c1" * 20)
 OTHER = bytes.fromhex("c2" * 20)
-#: ``call`` logs its input under the topic 0xaa...aa.
-LOGGER = bytes(
-    wasmtime.wat2wasm(
-        """
-(module
-  (import "supervm" "input_len" (func $ilen (result i32)))
-  (import "supervm" "read_input" (func $rin (param i32)))
-  (import "supervm" "emit_log" (func $log (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa"
-                      "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa")
-  (func (export "call")
-    (call $rin (i32.const 64))
-    (drop (call $log (i32.const 0) (i32.const 1) (i32.const 64) (call $ilen)))))
-"""
-    )
-)
 
 
 def genesis_json() -> bytes:
-    data: dict[str, Any] = dev_genesis((SENDER.address,))
-    for address in (WATCHED, OTHER):
-        data["alloc"]["0x" + address.hex()] = {"code": "0x" + with_end_marker(LOGGER).hex()}
-    data["supervm"]["consensus"] = {"engine": "heaviest"}
-    return json.dumps(data).encode()
+    return logger_genesis(SENDER.address, (WATCHED, OTHER), "heaviest")
 
 
 def build(
@@ -86,14 +63,6 @@ def build(
     )
     assert not built.executed.rejected
     return built
-
-
-def summary(logs: list[dict[str, Any]]) -> list[tuple[str, int, bool]]:
-    """(input, block number, removed) of each log."""
-    return [
-        (bytes.fromhex(item["data"][2:]).decode(), int(item["blockNumber"], 16), item["removed"])
-        for item in logs
-    ]
 
 
 def message(method: str, call_id: int, *params: Any) -> str:
@@ -164,9 +133,9 @@ def test_a_reorg_from_the_network_reaches_log_filters_and_subscriptions(tmp_path
             while len(got[logs]) < 5 or len(got[heads]) < 3:
                 frame = json.loads((await ws.receive(10)).data)["params"]
                 got[frame["subscription"]].append(frame["result"])
-        assert summary(first) == [("a1", 1, False), ("a2", 2, False)]
-        assert summary(second) == [("a1", 1, True), ("a2", 2, True), ("b1", 1, False)]
-        assert summary(got[logs]) == [
+        assert log_summary(first) == [("a1", 1, False), ("a2", 2, False)]
+        assert log_summary(second) == [("a1", 1, True), ("a2", 2, True), ("b1", 1, False)]
+        assert log_summary(got[logs]) == [
             ("a1", 1, False),
             ("a2", 2, False),
             ("a1", 1, True),
@@ -183,7 +152,7 @@ def test_a_reorg_from_the_network_reaches_log_filters_and_subscriptions(tmp_path
         now = await asyncio.to_thread(
             node.call, "eth_getLogs", {"address": hx(WATCHED), "fromBlock": "0x0"}
         )
-        assert summary(now) == [("b1", 1, False)]
+        assert log_summary(now) == [("b1", 1, False)]
         # The pool took back what the new branch does not hold (a1's second transaction and
         # a2's); a1's first is refused, as b1 used its nonce.
         content = await asyncio.to_thread(node.call, "txpool_content")

@@ -12,54 +12,28 @@ from typing import Any
 
 import orjson
 import pytest
-import wasmtime
 from supervm import Kernel
 from supervm.chain.blocks import BlockHeader
 from supervm.chain.chain import BuiltBlock, Chain
 from supervm.chain.dev_accounts import dev_accounts
 from supervm.chain.forks import HeadChange
-from supervm.chain.genesis import dev_genesis, parse_genesis
+from supervm.chain.genesis import parse_genesis
 from supervm.chain.transactions import Transaction, UnsignedTransaction, sign_transaction
-from supervm.execution.wasm_binary import with_end_marker
 from supervm.node.events import ChainEvents, NewBlock
 from supervm.node.head_moves import follow_head_change
 from supervm.testing.weighted_consensus import WeightedConsensusPlugin
 from supervm_rpc.filters import FilterManager, SubscriptionHub, head_logs, log_criteria
-from supervm_rpc.testing import hx
+from supervm_rpc.testing import LOGGER_TOPIC, hx, log_summary, logger_genesis
 from supervm_storage_memory import MemoryStorage
 
 SENDER = dev_accounts(1)[0]
 #: Two contracts with the same code: the filters watch the first only.
 WATCHED = bytes.fromhex("c1" * 20)
 OTHER = bytes.fromhex("c2" * 20)
-TOPIC = bytes([0xAA]) * 32
-#: ``call`` logs its input under :data:`TOPIC`.
-LOGGER = bytes(
-    wasmtime.wat2wasm(
-        """
-(module
-  (import "supervm" "input_len" (func $ilen (result i32)))
-  (import "supervm" "read_input" (func $rin (param i32)))
-  (import "supervm" "emit_log" (func $log (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa"
-                      "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa")
-  (func (export "call")
-    (call $rin (i32.const 64))
-    (drop (call $log (i32.const 0) (i32.const 1) (i32.const 64) (call $ilen)))))
-"""
-    )
-)
 
 
 def genesis_json() -> bytes:
-    """A dev genesis funding :data:`SENDER`, with the two logging contracts, under the
-    ``heaviest`` engine."""
-    data: dict[str, Any] = dev_genesis((SENDER.address,))
-    for address in (WATCHED, OTHER):
-        data["alloc"]["0x" + address.hex()] = {"code": "0x" + with_end_marker(LOGGER).hex()}
-    data["supervm"]["consensus"] = {"engine": "heaviest"}
-    return json.dumps(data).encode()
+    return logger_genesis(SENDER.address, (WATCHED, OTHER), "heaviest")
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +92,6 @@ class Recorder:
         return [f["result"] for f in self.frames if f["subscription"] == subscription]
 
 
-def summary(logs: list[dict[str, Any]]) -> list[tuple[str, int, bool]]:
-    """(input, block number, removed) of each log."""
-    return [
-        (bytes.fromhex(item["data"][2:]).decode(), int(item["blockNumber"], 16), item["removed"])
-        for item in logs
-    ]
-
-
 def test_a_reorg_reports_the_removed_logs_first(kernel: Kernel) -> None:
     genesis = genesis_json()
     chain = Chain.initialise(kernel, MemoryStorage(), parse_genesis(json.loads(genesis)), genesis)
@@ -138,7 +104,7 @@ def test_a_reorg_reports_the_removed_logs_first(kernel: Kernel) -> None:
     from_two = filters.install("logs", watched, low=2)  # block 2 and above only
     blocks = filters.install("blocks")
     client = Recorder()
-    logs = hub.subscribe(client, "logs", log_criteria({"topics": [hx(TOPIC)]}, "s"), False)
+    logs = hub.subscribe(client, "logs", log_criteria({"topics": [hx(LOGGER_TOPIC)]}, "s"), False)
     heads = hub.subscribe(client, "newHeads", None, False)
 
     def publish(change: HeadChange | None) -> None:
@@ -150,8 +116,8 @@ def test_a_reorg_reports_the_removed_logs_first(kernel: Kernel) -> None:
     publish(a1.outcome.head_change)
     a2 = build(chain, a1.block.header, 1, [(2, WATCHED, b"a2")])
     publish(a2.outcome.head_change)
-    assert summary(filters.changes(every)) == [("a1", 1, False), ("a2", 2, False)]
-    assert summary(filters.changes(from_two)) == [("a2", 2, False)]
+    assert log_summary(filters.changes(every)) == [("a1", 1, False), ("a2", 2, False)]
+    assert log_summary(filters.changes(from_two)) == [("a2", 2, False)]
     filters.changes(blocks)
 
     # Branch B, on genesis, weighs 5: the head moves there and A's logs are gone.
@@ -159,10 +125,11 @@ def test_a_reorg_reports_the_removed_logs_first(kernel: Kernel) -> None:
     change = b1.outcome.head_change
     assert change is not None and change.is_reorg and chain.head == b1.block.header
     publish(change)
-    assert summary(filters.changes(every)) == [("a1", 1, True), ("a2", 2, True), ("b1", 1, False)]
-    assert summary(filters.changes(from_two)) == [("a2", 2, True)]
+    removed_then_new = [("a1", 1, True), ("a2", 2, True), ("b1", 1, False)]
+    assert log_summary(filters.changes(every)) == removed_then_new
+    assert log_summary(filters.changes(from_two)) == [("a2", 2, True)]
     assert filters.changes(blocks) == [hx(b1.block.hash)]
-    assert summary(client.results(logs)) == [
+    assert log_summary(client.results(logs)) == [
         ("a1", 1, False),
         ("a1-other", 1, False),
         ("a2", 2, False),
@@ -190,7 +157,7 @@ def test_a_reorg_reports_the_removed_logs_first(kernel: Kernel) -> None:
         a3.block.hash,
     ]
     publish(change)
-    assert summary(filters.changes(every)) == [
+    assert log_summary(filters.changes(every)) == [
         ("b1", 1, True),
         ("a1", 1, False),
         ("a2", 2, False),
@@ -204,7 +171,7 @@ def test_head_logs_without_a_reorg_are_the_blocks_own(kernel: Kernel) -> None:
     built = build(chain, chain.head, 1, [(0, WATCHED, b"x"), (1, OTHER, b"y")])
     new = NewBlock(built.block, built.receipts)
     watched = log_criteria({"address": hx(WATCHED)}, "filter")
-    assert summary(head_logs(new, watched)) == [("x", 1, False)]
+    assert log_summary(head_logs(new, watched)) == [("x", 1, False)]
     assert head_logs(new, watched, low=2) == []
     gone = NewBlock(built.block, built.receipts, removed=(new,))
-    assert summary(head_logs(gone, watched)) == [("x", 1, True), ("x", 1, False)]
+    assert log_summary(head_logs(gone, watched)) == [("x", 1, True), ("x", 1, False)]

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -269,3 +269,46 @@ class NodeProcess:
             raise NodeProcessError(
                 f"supervm node exited with {proc.returncode} on SIGINT\n{self.tail()}"
             )
+
+
+# -- log filters under reorgs ----------------------------------------------------------------
+
+#: The topic :data:`LOGGER_WAT` logs under.
+LOGGER_TOPIC = bytes([0xAA]) * 32
+#: A WebAssembly contract whose ``call`` logs its input under :data:`LOGGER_TOPIC`: the log
+#: source of the reorg tests (the RPC's filters, the network plugin's importer).
+LOGGER_WAT = """
+(module
+  (import "supervm" "input_len" (func $ilen (result i32)))
+  (import "supervm" "read_input" (func $rin (param i32)))
+  (import "supervm" "emit_log" (func $log (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa"
+                      "\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa\\aa")
+  (func (export "call")
+    (call $rin (i32.const 64))
+    (drop (call $log (i32.const 0) (i32.const 1) (i32.const 64) (call $ilen)))))
+"""
+
+
+def logger_genesis(sender: bytes, contracts: Sequence[bytes], engine: str) -> bytes:
+    """A dev genesis (JSON) funding ``sender``, with :data:`LOGGER_WAT` deployed at each of
+    ``contracts``, under the consensus ``engine``."""
+    import wasmtime  # only the tests that use the logger need it
+    from supervm.chain.genesis import dev_genesis
+    from supervm.execution.wasm_binary import with_end_marker
+
+    code = "0x" + with_end_marker(bytes(wasmtime.wat2wasm(LOGGER_WAT))).hex()
+    data: dict[str, Any] = dev_genesis((sender,))
+    for address in contracts:
+        data["alloc"]["0x" + address.hex()] = {"code": code}
+    data["supervm"]["consensus"] = {"engine": engine}
+    return json.dumps(data).encode()
+
+
+def log_summary(logs: list[dict[str, Any]]) -> list[tuple[str, int, bool]]:
+    """(input, block number, removed) of each of :data:`LOGGER_WAT`'s logs, as served."""
+    return [
+        (bytes.fromhex(item["data"][2:]).decode(), int(item["blockNumber"], 16), item["removed"])
+        for item in logs
+    ]
