@@ -90,9 +90,9 @@ def pooled_engine(
     B.wasmtime_pooling_allocation_config_max_memory_size_set(pool, max_memory)
     # A reused slot's lowest KEEP_RESIDENT bytes are reset with memset, the rest with madvise.
     # A contract's whole first 64 KiB page stays resident: with less (16 KiB measured), one
-    # thread got 6% faster, but the madvise of every reset changes page tables that the other
+    # thread got faster, but the madvise of every reset changes page tables that the other
     # thread's core caches, and two threads of the native block executor stopped scaling (2.2x
-    # to 1.1x in the threaded phase; docs/native.md, "Pooled memory").
+    # one thread's speed, then none; docs/native.md, "Pooled memory").
     B.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, KEEP_RESIDENT)
     # Pooled fiber stacks are for async calls, which SuperVM does not make; the default pool of
     # 1,000 costs 2,000 memory mappings per engine, and 65,530 mappings abort a process.
